@@ -1,0 +1,260 @@
+"""Typed configuration for every choice a reader might wonder about.
+
+Three dataclasses describe a run: ``ModelSpec`` (which model, which method, and every
+per-model behaviour that must be set explicitly rather than inferred), ``DataSpec`` (which
+files or hub ids) and ``TrainSpec`` (hyper-parameters). A ``Profile`` bundles them under a
+name. Defaults follow the founding experiment; YAML files and pytest options only
+override fields, and ``__post_init__`` rejects values that cannot work before any model
+is loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Method = Literal["span", "generative"]
+Family = Literal["bert", "llama3", "qwen", "other"]
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message names the field and the fix."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """LoRA settings (peft). Defaults: r 16, alpha 32, dropout 0.05 on every linear projection."""
+
+    r: int = 16
+    """Rank of the low-rank update matrices."""
+    alpha: int = 32
+    """Scaling numerator: the update is multiplied by alpha / r."""
+    dropout: float = 0.05
+    """Dropout on the LoRA input."""
+    target_modules: tuple[str, ...] | str = "all-linear"
+    """Modules that get adapters; peft's "all-linear" means every linear layer except the output head."""
+
+    def __post_init__(self) -> None:
+        _require(self.r > 0, f"lora.r must be positive, got {self.r}")
+        _require(self.alpha > 0, f"lora.alpha must be positive, got {self.alpha}")
+        _require(0.0 <= self.dropout < 1.0, f"lora.dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One row of the comparison: a model, how it is fine-tuned, and how it reads its input."""
+
+    name: str
+    """Row name in reports and cache keys, e.g. "bert-span" or "llama3-generative"."""
+    model_id: str
+    """Hugging Face hub id (e.g. "bert-base-uncased") or a local folder saved with save_pretrained."""
+    method: Method = "span"
+    """"span": a start/end head over token positions (AutoModelForQuestionAnswering).
+    "generative": a causal LM writes the answer after a chat prompt."""
+    family: Family = "bert"
+    """Model family; used only to label reports and to pick documented defaults in profiles."""
+    question_first: bool = True
+    """Span models: True encodes "question, context" (BERT's pre-training order); the context is
+    always the side that is truncated and windowed."""
+    padding_side: Literal["right", "left"] = "right"
+    """Which side padding goes on. Span models pad right so token positions of one window do not
+    shift; generative prediction always pads left so every row ends where generation starts."""
+    no_answer_position: Literal["first", "last"] = "first"
+    """Span models: the token whose start/end logits score "no answer". "first" is BERT's [CLS].
+    Decoders have no [CLS], and under causal attention the first token sees nothing of the
+    question or context, so they use "last": the last real token of each window, which sees all."""
+    zero_shot: bool = False
+    """Generative only: score the untuned instruct model (same prompt and decoding) as a baseline."""
+    lora: LoraSpec | None = None
+    """LoRA settings, or None for full fine-tuning."""
+    quantize: Literal["none", "4bit"] = "none"
+    """"4bit" loads the frozen base in NF4 with double quantisation (QLoRA; needs bitsandbytes and CUDA)."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Weights dtype; "auto" is bfloat16 on GPUs that support it, else float32."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: slower, but needed for 8B models on 24 GB."""
+    max_seq_length: int = 384
+    """Span models: tokens per window. Generative models: prompt tokens kept (context truncated)."""
+    doc_stride: int = 128
+    """Span models: tokens of overlap between consecutive windows of a long context."""
+    n_best_size: int = 20
+    """Span post-processing: top start and end logits considered per window."""
+    max_answer_length: int = 30
+    """Span post-processing: longest answer, in tokens."""
+    max_new_tokens: int = 32
+    """Generative decoding: answers are at most about 30 words."""
+    end_of_turn_token: str | None = None
+    """Generative: the token that closes the assistant turn ("<|eot_id|>" for Llama 3,
+    "<|im_end|>" for Qwen ChatML). Decoding stops on it and training supervises it."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model_id", str(self.model_id))  # a Path is welcome; store text
+        _require(bool(self.name) and "/" not in self.name, f"model name must be non-empty without '/', got {self.name!r}")
+        _require(bool(self.model_id), f"model {self.name}: model_id is empty; give a hub id or a local folder")
+        _require(self.method in ("span", "generative"), f"model {self.name}: method must be 'span' or 'generative', got {self.method!r}")
+        _require(self.quantize in ("none", "4bit"), f"model {self.name}: quantize must be 'none' or '4bit', got {self.quantize!r}")
+        _require(
+            self.quantize == "none" or self.lora is not None,
+            f"model {self.name}: a 4-bit base cannot be fully fine-tuned; add LoRA settings (QLoRA)",
+        )
+        _require(not self.zero_shot or self.method == "generative", f"model {self.name}: zero_shot applies to generative models only")
+        _require(self.max_seq_length >= 32, f"model {self.name}: max_seq_length {self.max_seq_length} is too short")
+        _require(
+            0 <= self.doc_stride < self.max_seq_length,
+            f"model {self.name}: doc_stride ({self.doc_stride}) must be smaller than max_seq_length ({self.max_seq_length})",
+        )
+        _require(self.n_best_size > 0 and self.max_answer_length > 0, f"model {self.name}: n_best_size and max_answer_length must be positive")
+        _require(
+            self.method != "generative" or self.end_of_turn_token,
+            f"model {self.name}: generative models need end_of_turn_token (e.g. '<|eot_id|>' or '<|im_end|>')",
+        )
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the data comes from. Paths are official-format SQuAD JSON (.json, .gz, .zip) or hub ids."""
+
+    train: str
+    """Training data: a file or a hub id such as "rajpurkar/squad_v2" (its "train" split)."""
+    test: str
+    """Test data, scored once at the end (the official dev set, or a file of it)."""
+    validation: str | None = None
+    """Validation data (per-epoch scores and no-answer threshold tuning). None splits it from
+    train by article, so no article is on both sides."""
+    validation_fraction: float = 0.1
+    """Share of training articles held out for validation when ``validation`` is None."""
+    track: Literal["squad_v2", "cmrc2018"] = "squad_v2"
+    """Which benchmark and metric: SQuAD v2.0 (English, unanswerable questions) or CMRC 2018 (Chinese)."""
+    max_train_samples: int | None = None
+    """Keep only the first N training questions (quick runs); None keeps all."""
+    max_eval_samples: int | None = None
+    """Keep only the first N validation and test questions; None keeps all."""
+    skip_bad_records: bool = False
+    """Skip records that fail validation (counted by reason in the report) instead of stopping."""
+    repair_offsets: bool = False
+    """Move an answer_start that misses its text to the nearest occurrence of the text."""
+    probes: str | None = None
+    """Probe questions file (the founding experiment's eight); None uses fixtures/probes.json."""
+
+    def __post_init__(self) -> None:
+        _require(0.0 < self.validation_fraction < 1.0, f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+        _require(self.track in ("squad_v2", "cmrc2018"), f"track must be 'squad_v2' or 'cmrc2018', got {self.track!r}")
+        for name in ("max_train_samples", "max_eval_samples"):
+            value = getattr(self, name)
+            _require(value is None or value > 0, f"{name} must be positive or None, got {value}")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Hyper-parameters of fine-tuning. Defaults are the founding experiment's."""
+
+    epochs: float = 3.0
+    """Passes over the training set."""
+    learning_rate: float = 1e-4
+    """Peak learning rate of AdamW."""
+    batch_size: int = 16
+    """Training windows (span) or prompts (generative) per device per step."""
+    eval_batch_size: int = 64
+    """Windows or prompts per forward pass at prediction time."""
+    gradient_accumulation_steps: int = 1
+    """Steps whose gradients are summed before one optimiser step."""
+    logging_steps: int = 100
+    """Log the training loss every N optimiser steps."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    warmup_ratio: float = 0.0
+    """Share of steps with a linear learning-rate warm-up."""
+    seed: int = 42
+    """Seed for data order, splits, initialisation of new heads and bootstrap resampling."""
+    eval_every_epoch: bool = True
+    """Score EM/F1 on validation after every epoch (the founding notebook did)."""
+    fast: bool = True
+    """Fast path: dynamic padding with length-grouped batches, bf16/SDPA/fused AdamW where a GPU
+    has them. False pads every window to max_seq_length in fp32: the plain baseline."""
+
+    def __post_init__(self) -> None:
+        _require(self.epochs > 0, f"epochs must be positive, got {self.epochs}")
+        _require(self.learning_rate > 0, f"learning_rate must be positive, got {self.learning_rate}")
+        _require(self.batch_size > 0 and self.eval_batch_size > 0, "batch sizes must be positive")
+        _require(self.gradient_accumulation_steps > 0, "gradient_accumulation_steps must be positive")
+        _require(self.logging_steps > 0, f"logging_steps must be positive, got {self.logging_steps}")
+        _require(0.0 <= self.warmup_ratio < 1.0, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named bundle: the models to compare, the data and the hyper-parameters."""
+
+    name: str
+    """Profile name, e.g. "tiny", "minilm" or "seed"."""
+    models: tuple[ModelSpec, ...]
+    """The rows of the comparison."""
+    data: DataSpec
+    """The data every model sees."""
+    train: TrainSpec = field(default_factory=TrainSpec)
+    """Hyper-parameters shared by every model."""
+    needs_gpu: bool = False
+    """True when the profile cannot finish without a CUDA GPU (the 8B models)."""
+    needs_network: bool = False
+    """True when the profile loads models or data from the Hugging Face hub."""
+    description: str = ""
+    """One line shown in help and reports."""
+
+    def __post_init__(self) -> None:
+        _require(len(self.models) > 0, f"profile {self.name}: no models")
+        names = [m.name for m in self.models]
+        _require(len(set(names)) == len(names), f"profile {self.name}: duplicate model names {names}")
+
+    def select(self, names: list[str]) -> Profile:
+        """Keep only the named models, in the given order."""
+        by_name = {m.name: m for m in self.models}
+        unknown = [n for n in names if n not in by_name]
+        _require(not unknown, f"profile {self.name} has no model(s) {unknown}; it has {list(by_name)}")
+        return dataclasses.replace(self, models=tuple(by_name[n] for n in names))
+
+
+def override(spec: Any, **changes: Any) -> Any:
+    """Return ``spec`` with the non-None ``changes`` applied (validation runs again)."""
+    return dataclasses.replace(spec, **{k: v for k, v in changes.items() if v is not None})
+
+
+def to_dict(spec: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a config dataclass (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(spec), default=str))
+
+
+def model_spec_from_dict(data: dict[str, Any]) -> ModelSpec:
+    """Inverse of ``to_dict`` for ModelSpec (used when a saved checkpoint is loaded)."""
+    data = dict(data)
+    lora = data.pop("lora", None)
+    if lora is not None:
+        target = lora.get("target_modules", "all-linear")
+        lora = LoraSpec(**{**lora, "target_modules": tuple(target) if isinstance(target, list) else target})
+    return ModelSpec(**data, lora=lora)
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short stable hash of JSON-serialisable parts (cache keys)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """sha256 of a file's bytes, or None for a hub id."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

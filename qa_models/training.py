@@ -1,0 +1,269 @@
+"""What every adapter's training shares: Trainer arguments, per-epoch validation,
+loss history, throughput, memory and parameter counts.
+
+The loop itself is the transformers ``Trainer`` (and through it ``accelerate``, so the
+same code runs under ``torchrun`` or ``accelerate launch``); this module only configures it
+and measures what it did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import torch
+from transformers import TrainerCallback, TrainingArguments
+
+from .config import ModelSpec, TrainSpec
+
+if TYPE_CHECKING:
+    from .adapters.base import ParameterCounts, TrainResult
+
+
+def accelerator_device() -> str:
+    """"cuda" when a CUDA GPU is visible, else "cpu"."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def device_name() -> str:
+    """Human-readable device name for reports, e.g. "NVIDIA H100 80GB HBM3" or "cpu (2 cores)"."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"cpu ({os.cpu_count()} cores)"
+
+
+def use_bf16(spec: ModelSpec, train_spec: TrainSpec) -> bool:
+    """bf16 mixed precision only on a GPU that supports it, and only on the fast path."""
+    if spec.dtype == "float32":
+        return False
+    return train_spec.fast and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def torch_dtype(spec: ModelSpec) -> torch.dtype:
+    """Weights dtype for loading. "auto" keeps fp32 on CPU, where bf16 matmuls are slow."""
+    if spec.dtype == "auto":
+        return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[spec.dtype]
+
+
+def training_arguments(
+    spec: ModelSpec,
+    train_spec: TrainSpec,
+    output_dir: str | Path,
+    *,
+    has_validation_loss: bool,
+    **overrides: Any,
+) -> TrainingArguments:
+    """TrainingArguments for one fine-tune.
+
+    Checkpoints are saved every epoch (so a killed run resumes with
+    ``resume_from_checkpoint``); only the last two are kept to bound disk use.
+    """
+    on_gpu = torch.cuda.is_available()
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(output_dir),
+        num_train_epochs=train_spec.epochs,
+        learning_rate=train_spec.learning_rate,
+        per_device_train_batch_size=train_spec.batch_size,
+        per_device_eval_batch_size=train_spec.eval_batch_size,
+        gradient_accumulation_steps=train_spec.gradient_accumulation_steps,
+        weight_decay=train_spec.weight_decay,
+        warmup_steps=train_spec.warmup_ratio,  # a float in [0, 1) is a ratio in transformers 5
+        logging_steps=train_spec.logging_steps,
+        logging_first_step=True,
+        eval_strategy="epoch" if (train_spec.eval_every_epoch and has_validation_loss) else "no",
+        save_strategy="epoch",
+        save_total_limit=2,
+        seed=train_spec.seed,
+        data_seed=train_spec.seed,
+        report_to="none",
+        bf16=use_bf16(spec, train_spec),
+        # Fused AdamW runs on CUDA; on CPU the plain implementation is the one that exists.
+        optim="adamw_torch_fused" if (on_gpu and train_spec.fast) else "adamw_torch",
+        train_sampling_strategy="group_by_length" if train_spec.fast else "random",
+        gradient_checkpointing=spec.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if spec.gradient_checkpointing else None,
+        use_cpu=not on_gpu,
+        disable_tqdm=not sys.stderr.isatty() and os.environ.get("QABENCH_PROGRESS") != "1",
+        dataloader_num_workers=0,
+        save_only_model=False,
+    )
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs)
+
+
+class EpochValidation(TrainerCallback):
+    """After every evaluation (once per epoch), score EM/F1 on validation and keep it.
+
+    The Trainer computes the validation *loss*; EM/F1 need the full post-processing, so
+    this callback calls the adapter's own ``predict`` and the runner's scorer.
+    """
+
+    def __init__(self, predict_and_score: Callable[[], dict[str, float]], output_dir: str | Path) -> None:
+        self.predict_and_score = predict_and_score
+        # Kept on disk beside the Trainer's checkpoints so a resumed run keeps earlier epochs.
+        self.path = Path(output_dir) / "epoch_validation.json"
+        self.records: list[dict[str, Any]] = json.loads(self.path.read_text()) if self.path.is_file() else []
+
+    def _score(self, state: Any, eval_loss: float | None, model: Any) -> None:
+        was_training = model.training if model is not None else False
+        scores = self.predict_and_score()
+        if was_training:
+            model.train()
+        epoch = round(float(state.epoch or 0.0), 4)
+        self.records = [r for r in self.records if r["epoch"] < epoch] + [{"epoch": epoch, "eval_loss": eval_loss, **scores}]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.records))
+
+    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):  # noqa: D102
+        self._score(state, (metrics or {}).get("eval_loss"), model)
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):  # noqa: D102
+        # With no labelled validation set the Trainer never evaluates; score here instead.
+        if args.eval_strategy == "no" or str(args.eval_strategy) == "IntervalStrategy.NO":
+            self._score(state, None, model)
+
+
+def loss_history(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Training-loss points from ``trainer.state.log_history``."""
+    return [
+        {"step": int(entry["step"]), "epoch": float(entry.get("epoch", 0.0)), "loss": float(entry["loss"])}
+        for entry in log_history
+        if "loss" in entry
+    ]
+
+
+def reset_peak_memory() -> None:
+    """Start a fresh peak-memory measurement (CUDA only; RSS peaks cannot be reset)."""
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory() -> tuple[int, str]:
+    """Peak memory in bytes and what was measured."""
+    if torch.cuda.is_available():
+        return int(torch.cuda.max_memory_allocated()), "cuda"
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    scale = 1 if sys.platform == "darwin" else 1024
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * scale, "cpu_rss"
+
+
+def count_parameters(model: torch.nn.Module) -> ParameterCounts:
+    """Total and trainable parameters; 4-bit packed weights count as their unpacked size.
+
+    bitsandbytes stores two 4-bit values per uint8 element, so ``numel`` halves them.
+    """
+    from .adapters.base import ParameterCounts
+
+    total = trainable = 0
+    for parameter in model.parameters():
+        n = parameter.numel()
+        if parameter.__class__.__name__ == "Params4bit":
+            n *= 2
+        total += n
+        if parameter.requires_grad:
+            trainable += n
+    return ParameterCounts(total=total, trainable=trainable)
+
+
+class Stopwatch:
+    """Wall time of a block, synchronising CUDA so queued kernels are counted."""
+
+    def __enter__(self) -> Stopwatch:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self.seconds = time.perf_counter() - self.start
+
+
+def run_trainer(
+    trainer: Any,
+    *,
+    n_examples: int,
+    n_tokens: int,
+    epochs: float,
+    validation: EpochValidation | None,
+    resume: bool = True,
+) -> TrainResult:
+    """Train (resuming from the newest checkpoint in the output folder if there is one)
+    and return what was measured."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from .adapters.base import TrainResult
+
+    output_dir = trainer.args.output_dir
+    last = get_last_checkpoint(output_dir) if resume and os.path.isdir(output_dir) else None
+    reset_peak_memory()
+    with Stopwatch() as clock:
+        trainer.train(resume_from_checkpoint=last)
+    memory, kind = peak_memory()
+    return TrainResult(
+        history={
+            "loss": loss_history(trainer.state.log_history),
+            "eval": list(validation.records) if validation else [],
+        },
+        epochs=epochs,
+        wall_time_s=clock.seconds,
+        examples_per_s=n_examples * epochs / clock.seconds,
+        tokens_per_s=n_tokens * epochs / clock.seconds,
+        peak_memory_bytes=memory,
+        memory_kind=kind,
+        device=device_name(),
+    )
+
+
+def quantization_kwargs(spec: ModelSpec) -> dict[str, Any]:
+    """``from_pretrained`` kwargs for the spec's quantisation: NF4 + double quantisation (QLoRA)."""
+    if spec.quantize != "4bit":
+        return {}
+    if not torch.cuda.is_available():
+        raise RuntimeError(
+            f"model {spec.name}: quantize='4bit' (QLoRA) needs a CUDA GPU and bitsandbytes; "
+            "this machine has no GPU. Use --qa-quantize none, or run on a GPU."
+        )
+    from transformers import BitsAndBytesConfig
+
+    return {
+        "quantization_config": BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        ),
+        "device_map": {"": torch.cuda.current_device()},
+    }
+
+
+def apply_lora(model: Any, spec: ModelSpec, task_type: str, modules_to_save: list[str] | None = None) -> Any:
+    """Wrap ``model`` with LoRA adapters (peft) per ``spec.lora``; a no-op without LoRA.
+
+    A 4-bit base is first prepared for k-bit training (norms in fp32, input grads on),
+    as QLoRA requires. Modules in ``modules_to_save`` are trained in full and excluded
+    from LoRA (a QA head gets no low-rank copy of itself).
+    """
+    if spec.lora is None:
+        return model
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if spec.quantize == "4bit":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=spec.gradient_checkpointing)
+    config = LoraConfig(
+        task_type=task_type,
+        r=spec.lora.r,
+        lora_alpha=spec.lora.alpha,
+        lora_dropout=spec.lora.dropout,
+        target_modules=list(spec.lora.target_modules) if not isinstance(spec.lora.target_modules, str) else spec.lora.target_modules,
+        modules_to_save=modules_to_save,
+        exclude_modules=modules_to_save,
+    )
+    return get_peft_model(model, config)
