@@ -103,7 +103,7 @@ class ModelSpec:
         _require(self.method in ("span", "generative"), f"model {self.name}: method must be 'span' or 'generative', got {self.method!r}")
         _require(self.quantize in ("none", "4bit"), f"model {self.name}: quantize must be 'none' or '4bit', got {self.quantize!r}")
         _require(
-            self.quantize == "none" or self.lora is not None,
+            self.quantize == "none" or self.lora is not None or self.zero_shot,
             f"model {self.name}: a 4-bit base cannot be fully fine-tuned; add LoRA settings (QLoRA)",
         )
         _require(not self.zero_shot or self.method == "generative", f"model {self.name}: zero_shot applies to generative models only")

@@ -19,7 +19,7 @@ import re
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -235,7 +235,7 @@ class LoadResult:
     skipped: dict[str, int]
     repaired: int
     n_articles: int
-    problems: tuple[DataProblem, ...] = field(default=())
+    problems: tuple[DataProblem, ...] = ()
 
 
 # A hub id is owner/name; a path that merely does not exist (a typo in data/train.json)
@@ -357,10 +357,13 @@ def _read_zip_member(raw: bytes, label: str) -> bytes:
             if not names:
                 listing = ", ".join(archive.namelist()) or "nothing"
                 raise DataError.one(
-                    label, None, None, "zip_without_json", f"the zip holds no .json file (it holds {listing})"
+                    label, None, None, "zip_without_json",
+                    f"the zip holds no .json file (it holds {listing})",
                 )
             if len(names) > 1:
-                logger.warning("%s holds %d JSON files; reading %s, ignoring %s", label, len(names), names[0], names[1:])
+                logger.warning(
+                    "%s holds %d JSON files; reading %s, ignoring %s", label, len(names), names[0], names[1:]
+                )
             return archive.read(names[0])
     except zipfile.BadZipFile as exc:
         raise DataError.one(label, None, None, "bad_archive", f"not a valid zip file ({exc})") from exc
@@ -373,6 +376,11 @@ def _parse_json(text: str, label: str) -> Any:
         raise DataError.one(
             label, f"line {exc.lineno} column {exc.colno}", None, "bad_json", f"invalid JSON: {exc.msg}"
         ) from exc
+
+
+def _not_a(what: str, value: Any, expected: str) -> str:
+    """``"<what> is <type>, not <expected>"``: the detail of every ``wrong_type`` problem."""
+    return f"{what} is {type(value).__name__}, not {expected}"
 
 
 def _clip(text: str, limit: int = 40) -> str:
@@ -402,6 +410,7 @@ class _Checker:
         self.seen_ids: dict[str, str] = {}
 
     def problem(self, record: str | None, field_: str | None, reason: str, detail: str) -> DataProblem:
+        """A problem in this checker's source, with the standard fix for its reason."""
         return _problem(self.label, record, field_, reason, detail)
 
     def text_field(
@@ -414,7 +423,7 @@ class _Checker:
             return None
         value = obj[key]
         if not isinstance(value, str):
-            problems.append(self.problem(record, name, "wrong_type", f"{key!r} is {type(value).__name__}, not a string"))
+            problems.append(self.problem(record, name, "wrong_type", _not_a(repr(key), value, "a string")))
             return None
         if not value.strip():
             problems.append(self.problem(record, name, "empty_text", f"{key!r} is empty"))
@@ -435,14 +444,16 @@ class _Checker:
         """
         problems: list[DataProblem] = []
         if not isinstance(qa, Mapping):
-            return None, [self.problem(path, None, "wrong_type", f"a question is {type(qa).__name__}, not an object")]
+            return None, [self.problem(path, None, "wrong_type", _not_a("a question", qa, "an object"))]
 
         qid = self.text_field(qa, "id", path, problems)
         record = qid if qid is not None else path
         if qid is not None:
             if qid in self.seen_ids:
                 problems.append(
-                    self.problem(record, "id", "duplicate_id", f"id {qid!r} is also used at {self.seen_ids[qid]}")
+                    self.problem(
+                        record, "id", "duplicate_id", f"id {qid!r} is also used at {self.seen_ids[qid]}"
+                    )
                 )
             else:
                 self.seen_ids[qid] = path
@@ -451,7 +462,9 @@ class _Checker:
         flag = qa.get("is_impossible")
         if flag is not None and not isinstance(flag, bool):
             problems.append(
-                self.problem(record, "is_impossible", "wrong_type", f"is_impossible is {flag!r}, not true/false")
+                self.problem(
+                    record, "is_impossible", "wrong_type", f"is_impossible is {flag!r}, not true/false"
+                )
             )
             flag = None
 
@@ -461,7 +474,7 @@ class _Checker:
             problems.append(self.problem(record, "answers", "missing_field", "no 'answers' field"))
         elif not isinstance(raw_answers, list):
             problems.append(
-                self.problem(record, "answers", "wrong_type", f"'answers' is {type(raw_answers).__name__}, not a list")
+                self.problem(record, "answers", "wrong_type", _not_a("'answers'", raw_answers, "a list"))
             )
         else:
             for k, raw in enumerate(raw_answers):
@@ -481,7 +494,8 @@ class _Checker:
                 why = (
                     "is_impossible is false"
                     if flag is False
-                    else "the file is not SQuAD v2 (version does not start with v2), so every question needs one"
+                    else "the file is not SQuAD v2 (its version does not start with v2), "
+                    "so every question needs one"
                 )
                 problems.append(self.problem(record, "answers", "missing_answer", f"no answers, and {why}"))
 
@@ -495,7 +509,7 @@ class _Checker:
     ) -> Answer | None:
         """Check one answer (offset included when the context is known); repair if asked."""
         if not isinstance(raw, Mapping):
-            problems.append(self.problem(record, name, "wrong_type", f"an answer is {type(raw).__name__}, not an object"))
+            problems.append(self.problem(record, name, "wrong_type", _not_a("an answer", raw, "an object")))
             return None
         text = self.text_field(raw, "text", record, problems, prefix=name + ".")
         start_field = name + ".answer_start"
@@ -505,7 +519,9 @@ class _Checker:
         start = raw["answer_start"]
         # bool is an int subclass, but true/false as an offset is surely a mistake.
         if not isinstance(start, int) or isinstance(start, bool):
-            problems.append(self.problem(record, start_field, "wrong_type", f"answer_start is {start!r}, not an integer"))
+            problems.append(
+                self.problem(record, start_field, "wrong_type", f"answer_start is {start!r}, not an integer")
+            )
             return None
         if text is None or context is None:
             return None
@@ -546,14 +562,16 @@ def _from_official(obj: Any, label: str, skip: bool, repair: bool) -> LoadResult
     """Flatten and validate the official article/paragraph/question tree."""
     if not isinstance(obj, Mapping):
         raise DataError.one(
-            label, None, None, "wrong_type", f"the top level is a {type(obj).__name__}, not an object with 'data'"
+            label, None, None, "wrong_type", _not_a("the top level", obj, "an object with 'data'")
         )
     if "data" not in obj:
         keys = ", ".join(map(repr, obj)) or "none"
-        raise DataError.one(label, None, "data", "missing_field", f"no top-level 'data' field (keys: {keys})")
+        raise DataError.one(
+            label, None, "data", "missing_field", f"no top-level 'data' field (keys: {keys})"
+        )
     data = obj["data"]
     if not isinstance(data, list):
-        raise DataError.one(label, None, "data", "wrong_type", f"'data' is {type(data).__name__}, not a list")
+        raise DataError.one(label, None, "data", "wrong_type", _not_a("'data'", data, "a list"))
     version = obj.get("version")
     empty_means_impossible = isinstance(version, str) and version.lower().startswith("v2")
 
@@ -564,30 +582,34 @@ def _from_official(obj: Any, label: str, skip: bool, repair: bool) -> LoadResult
     n_articles = 0
 
     def drop(found: list[DataProblem]) -> None:
+        """Record a dropped record: all its problems, but one count, under the first."""
         problems.extend(found)
         skipped[found[0].reason] += 1
 
     for i, article in enumerate(data):
         apath = f"data[{i}]"
         if not isinstance(article, Mapping):
-            drop([checker.problem(apath, None, "wrong_type", f"an article is {type(article).__name__}, not an object")])
+            drop([checker.problem(apath, None, "wrong_type", _not_a("an article", article, "an object"))])
             continue
         title = article.get("title", "")
         if not isinstance(title, str):
-            drop([checker.problem(apath, "title", "wrong_type", f"title is {type(title).__name__}, not a string")])
+            drop([checker.problem(apath, "title", "wrong_type", _not_a("title", title, "a string"))])
             continue
         if "paragraphs" not in article:
-            drop([checker.problem(apath, "paragraphs", "missing_field", f"article {title!r} has no 'paragraphs' field")])
+            detail = f"article {title!r} has no 'paragraphs' field"
+            drop([checker.problem(apath, "paragraphs", "missing_field", detail)])
             continue
         paragraphs = article["paragraphs"]
         if not isinstance(paragraphs, list):
-            drop([checker.problem(apath, "paragraphs", "wrong_type", f"'paragraphs' is {type(paragraphs).__name__}, not a list")])
+            detail = _not_a("'paragraphs'", paragraphs, "a list")
+            drop([checker.problem(apath, "paragraphs", "wrong_type", detail)])
             continue
         kept_before = len(examples)
         for j, paragraph in enumerate(paragraphs):
             ppath = f"{apath}.paragraphs[{j}]"
             if not isinstance(paragraph, Mapping):
-                drop([checker.problem(ppath, None, "wrong_type", f"a paragraph is {type(paragraph).__name__}, not an object")])
+                detail = _not_a("a paragraph", paragraph, "an object")
+                drop([checker.problem(ppath, None, "wrong_type", detail)])
                 continue
             para_problems: list[DataProblem] = []
             context = checker.text_field(paragraph, "context", ppath, para_problems)
@@ -596,7 +618,9 @@ def _from_official(obj: Any, label: str, skip: bool, repair: bool) -> LoadResult
                 para_problems.append(checker.problem(ppath, "qas", "missing_field", "no 'qas' field"))
                 qas = []
             elif not isinstance(qas, list):
-                para_problems.append(checker.problem(ppath, "qas", "wrong_type", f"'qas' is {type(qas).__name__}, not a list"))
+                para_problems.append(
+                    checker.problem(ppath, "qas", "wrong_type", _not_a("'qas'", qas, "a list"))
+                )
                 qas = []
             # Questions are checked even under a broken paragraph, so that one error lists
             # everything; their offsets wait for a usable context.
@@ -867,7 +891,8 @@ def load_probes(path: str | os.PathLike[str]) -> list[Probe]:
         values = {name: checker.text_field(raw, name, record, found) for name in _PROBE_FIELDS}
         if values["id"] is not None:
             if values["id"] in seen:
-                found.append(checker.problem(record, "id", "duplicate_id", f"probe id {record!r} is used twice"))
+                detail = f"probe id {record!r} is used twice"
+                found.append(checker.problem(record, "id", "duplicate_id", detail))
             seen.add(values["id"])
         expected = None
         if raw.get("expected_answer") is not None:

@@ -47,6 +47,7 @@ __all__ = [
     "cmrc_segment",
     "cmrc_exact_match",
     "cmrc_f1",
+    "cmrc2018_per_question",
     "cmrc2018_scores",
 ]
 
@@ -338,7 +339,8 @@ def squad_v2_scores(
     question is answerable when one of its gold answers normalises to
     something (see :func:`has_answer_from_squad_json` for the one corner where
     the two definitions differ). With ``allow_missing=True`` questions without
-    a prediction are left out of every count (the official script would skip
+    a prediction are left out of every count, the sweep included, so the
+    report is that of the predicted subset (the official script would skip
     them in the totals and then crash on the HasAns/NoAns breakdown).
     """
     has_ans = _resolve_has_ans(gold, has_ans)
@@ -370,8 +372,12 @@ def squad_v2_scores(
     if given_na_probs:
         # The sweep uses the *raw* scores: it asks what the best threshold
         # would have been, independent of the one applied above.
-        best_exact, exact_t = find_best_threshold(preds, exact_raw, na_probs, has_ans)
-        best_f1, f1_t = find_best_threshold(preds, f1_raw, na_probs, has_ans)
+        # With skipped questions, sweep over the scored ones only: the official
+        # start value counts every unanswerable question in the data, which
+        # together with a denominator of scored questions can exceed 100%.
+        sweep_has_ans = {q: has_ans[q] for q in scored}
+        best_exact, exact_t = find_best_threshold(preds, exact_raw, na_probs, sweep_has_ans)
+        best_f1, f1_t = find_best_threshold(preds, f1_raw, na_probs, sweep_has_ans)
         out.update(zip(SQUAD_V2_BEST_KEYS, (best_exact, exact_t, best_f1, f1_t)))
     return out
 
@@ -518,6 +524,34 @@ def cmrc_f1(gold: str, pred: str) -> float:
     return (2 * precision * recall) / (precision + recall)
 
 
+def cmrc2018_per_question(
+    gold: Mapping[str, list[str]],
+    preds: Mapping[str, str],
+    allow_missing: bool = False,
+) -> tuple[dict[str, int], dict[str, float]]:
+    """CMRC EM and F1 (F1 in [0, 1]) of every question, max over its gold answers.
+
+    The CMRC counterpart of :func:`per_question_scores`: a missing prediction
+    is an error naming the ids unless ``allow_missing=True``, which leaves the
+    question out of both dicts. Predictions for unknown ids are ignored.
+    """
+    missing = [qid for qid in gold if qid not in preds]
+    if missing and not allow_missing:
+        raise _missing_error("prediction", missing, len(gold))
+    exact: dict[str, int] = {}
+    f1: dict[str, float] = {}
+    for qid, answers in gold.items():
+        if qid not in preds:
+            continue
+        pred = preds[qid]
+        if not isinstance(pred, str):
+            raise TypeError(f"prediction for {qid!r} is {type(pred).__name__}, expected str")
+        answers = answers or [""]
+        exact[qid] = max(cmrc_exact_match(a, pred) for a in answers)
+        f1[qid] = max(cmrc_f1(a, pred) for a in answers)
+    return exact, f1
+
+
 def cmrc2018_scores(
     gold: Mapping[str, list[str]],
     preds: Mapping[str, str],
@@ -530,21 +564,12 @@ def cmrc2018_scores(
     scores 0 and still counts in ``total`` (what the official CMRC script
     does, unlike SQuAD's, which drops it from the total).
     """
-    missing = [qid for qid in gold if qid not in preds]
-    if missing and not allow_missing:
-        raise _missing_error("prediction", missing, len(gold))
     if not gold:
         raise ValueError("no questions to score")
-    em_sum = 0
-    f1_sum = 0.0
-    for qid, answers in gold.items():
-        if qid not in preds:
-            continue
-        pred = preds[qid]
-        if not isinstance(pred, str):
-            raise TypeError(f"prediction for {qid!r} is {type(pred).__name__}, expected str")
-        answers = answers or [""]
-        em_sum += max(cmrc_exact_match(a, pred) for a in answers)
-        f1_sum += max(cmrc_f1(a, pred) for a in answers)
+    exact, f1 = cmrc2018_per_question(gold, preds, allow_missing=allow_missing)
     total = len(gold)
-    return {"exact": 100.0 * em_sum / total, "f1": 100.0 * f1_sum / total, "total": total}
+    return {
+        "exact": 100.0 * sum(exact.values()) / total,
+        "f1": 100.0 * sum(f1.values()) / total,
+        "total": total,
+    }

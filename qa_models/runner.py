@@ -1,0 +1,396 @@
+"""One comparison row, start to finish: data -> train (or cached) -> threshold -> scores -> files.
+
+The bench suites are thin: they call these functions and assert. Each function does one
+step of the founding notebook (load and split, train, validate, save, score test into
+CSV, answer probes), in order, over any adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import metrics
+from .adapters import Predictions, QAAdapter, TrainResult, create_adapter, load_adapter
+from .config import DataSpec, ModelSpec, Profile, TrainSpec, fingerprint, to_dict
+from .data import Example, Probe, load_examples, load_probes, split_by_article
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = REPO_ROOT / "fixtures"
+
+ADAPTER_CODE_VERSION = {"span": 1, "generative": 1}
+"""Bumped when an adapter's training changes meaning, so cached checkpoints are retrained."""
+
+
+# -- data -----------------------------------------------------------------------------
+
+
+@dataclass
+class RunData:
+    """The examples every model of a run sees, and where they came from."""
+
+    train: list[Example]
+    validation: list[Example]
+    test: list[Example]
+    probes: list[Probe]
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped_records: dict[str, int] = field(default_factory=dict)
+    repaired_offsets: int = 0
+
+
+def load_run_data(data: DataSpec, seed: int) -> RunData:
+    """Load, validate and split the data of a run (validation split by article if not given)."""
+    options = dict(skip_bad_records=data.skip_bad_records, repair_offsets=data.repair_offsets)
+    loaded = {"train": load_examples(data.train, split="train", **options)}
+    loaded["test"] = load_examples(data.test, split="validation", **options)
+    train = loaded["train"].examples
+    if data.validation:
+        loaded["validation"] = load_examples(data.validation, split="validation", **options)
+        validation = loaded["validation"].examples
+    else:
+        train, validation = split_by_article(train, data.validation_fraction, seed)
+    test = loaded["test"].examples
+    if data.max_train_samples:
+        train = train[: data.max_train_samples]
+    if data.max_eval_samples:
+        validation, test = validation[: data.max_eval_samples], test[: data.max_eval_samples]
+    skipped: dict[str, int] = {}
+    for result in loaded.values():
+        for reason, count in result.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
+    sizes = {"train": len(train), "validation": len(validation), "test": len(test)}
+    files = {
+        name: {"source": str(result.source), "sha256": result.sha256, "n_examples": sizes[name]}
+        for name, result in loaded.items()
+    }
+    if "validation" not in files:
+        files["validation"] = {**files["train"], "n_examples": len(validation), "split_from": "train"}
+    probes = load_probes(data.probes or FIXTURES / "probes.json")
+    return RunData(train, validation, test, probes, files, skipped, sum(r.repaired for r in loaded.values()))
+
+
+def gold_of(examples: Sequence[Example]) -> dict[str, list[str]]:
+    return {e.id: e.gold_texts for e in examples}
+
+
+def score(track: str, examples: Sequence[Example], answers: dict[str, str], na_probs: dict[str, float] | None = None) -> dict[str, float]:
+    """The track's official metric on final answers (after any threshold)."""
+    gold = gold_of(examples)
+    if track == "cmrc2018":
+        return metrics.cmrc2018_scores(gold, answers)
+    return metrics.squad_v2_scores(gold, answers, na_probs=na_probs)
+
+
+# -- training, with a cache of trained checkpoints --------------------------------------
+
+
+def cache_key(spec: ModelSpec, train_spec: TrainSpec, data: RunData) -> str:
+    """What a trained checkpoint depends on: model, hyper-parameters, data, adapter code."""
+    data_id = {k: (v.get("sha256") or v["source"], v["n_examples"]) for k, v in data.files.items() if k != "test"}
+    return fingerprint(to_dict(spec), to_dict(train_spec), data_id, ADAPTER_CODE_VERSION[spec.method])
+
+
+@dataclass
+class TrainedModel:
+    adapter: QAAdapter
+    train_result: TrainResult | None
+    cached: bool
+    checkpoint: Path | None
+
+
+def validation_scorer(track: str, validation: Sequence[Example]):
+    """Per-epoch validation EM/F1 at the best no-answer threshold for that epoch."""
+
+    def scorer(predictions: Predictions) -> dict[str, float]:
+        if track == "cmrc2018":
+            return score(track, validation, predictions.answers)
+        scores = score(track, validation, predictions.answers, predictions.na_probs)
+        return {"exact": scores["best_exact"], "f1": scores["best_f1"]}
+
+    return scorer
+
+
+def train_or_load(spec: ModelSpec, train_spec: TrainSpec, data: RunData, cache_dir: str | Path, track: str) -> TrainedModel:
+    """Train ``spec`` or load the cached checkpoint whose key matches.
+
+    A cache entry is written to a temporary folder and renamed into place only when
+    complete, so a half-written entry (a killed run) is never loaded; the Trainer's own
+    checkpoints in ``<entry>.work`` let an interrupted run resume mid-training.
+    """
+    if spec.zero_shot:
+        return TrainedModel(create_adapter(spec), None, False, None)
+    cache_dir = Path(cache_dir)
+    entry = cache_dir / f"{spec.name}-{cache_key(spec, train_spec, data)}"
+    if (entry / "train_result.json").is_file():
+        adapter = load_adapter(entry / "checkpoint")
+        result = TrainResult(**json.loads((entry / "train_result.json").read_text()))
+        return TrainedModel(adapter, result, True, entry / "checkpoint")
+    work = entry.with_name(entry.name + ".work")
+    adapter = create_adapter(spec)
+    result = adapter.train(data.train, data.validation, train_spec, work / "trainer", validation_scorer(track, data.validation))
+    staging = entry.with_name(entry.name + f".tmp{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    adapter.save(staging / "checkpoint")
+    (staging / "train_result.json").write_text(json.dumps(asdict(result), indent=2))
+    shutil.rmtree(entry, ignore_errors=True)
+    os.replace(staging, entry)
+    shutil.rmtree(work, ignore_errors=True)
+    return TrainedModel(adapter, result, False, entry / "checkpoint")
+
+
+# -- scoring ---------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    """Validation and test scores of one model, with the threshold tuned on validation."""
+
+    threshold: float
+    validation: dict[str, float]
+    test: dict[str, float]
+    test_predictions: Predictions
+    test_answers: dict[str, str]
+    per_question: pd.DataFrame
+    test_seconds: float
+
+
+def tune_threshold(track: str, validation: Sequence[Example], predictions: Predictions) -> float:
+    """Best-F1 no-answer threshold on validation (CMRC has no unanswerable questions: never abstain)."""
+    if track == "cmrc2018":
+        return float("inf")
+    return float(metrics.best_na_threshold(gold_of(validation), predictions.answers, predictions.na_probs))
+
+
+def evaluate(adapter: QAAdapter, data: RunData, track: str, batch_size: int) -> Evaluation:
+    """Tune the no-answer threshold on validation, then score test with it (never tuned on test)."""
+    val_predictions = adapter.predict(data.validation, batch_size=batch_size)
+    threshold = tune_threshold(track, data.validation, val_predictions)
+    val_answers = metrics.apply_na_threshold(val_predictions.answers, val_predictions.na_probs, threshold)
+    start = time.perf_counter()
+    test_predictions = adapter.predict(data.test, batch_size=batch_size)
+    seconds = time.perf_counter() - start
+    test_answers = metrics.apply_na_threshold(test_predictions.answers, test_predictions.na_probs, threshold)
+    return Evaluation(
+        threshold=threshold,
+        validation=score(track, data.validation, val_answers),
+        test=score(track, data.test, test_answers),
+        test_predictions=test_predictions,
+        test_answers=test_answers,
+        per_question=per_question_table(track, data.test, test_answers),
+        test_seconds=seconds,
+    )
+
+
+def per_question_table(track: str, examples: Sequence[Example], answers: dict[str, str]) -> pd.DataFrame:
+    """One row per question: id, question, gold answers, prediction, EM, F1 (F1 in [0, 1])."""
+    gold = gold_of(examples)
+    if track == "cmrc2018":
+        exact, f1 = metrics.cmrc2018_per_question(gold, answers)
+    else:
+        exact, f1 = metrics.per_question_scores(metrics_gold(gold), answers)
+    return pd.DataFrame(
+        {
+            "id": [e.id for e in examples],
+            "question": [e.question for e in examples],
+            "has_answer": [bool(e.gold_texts) for e in examples],
+            "gold": [e.gold_texts for e in examples],
+            "prediction": [answers[e.id] for e in examples],
+            "exact": [int(exact[e.id]) for e in examples],
+            "f1": [float(f1[e.id]) for e in examples],
+        }
+    )
+
+
+def metrics_gold(gold: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Gold lists as the official scorer sees them: an unanswerable question's gold is [""]."""
+    return {qid: (texts if any(metrics.normalize_answer(t) for t in texts) else [""]) for qid, texts in gold.items()}
+
+
+def answer_probes(adapter: QAAdapter, probes: Sequence[Probe], threshold: float) -> list[dict[str, Any]]:
+    """The founding experiment's probe questions, answered with the tuned threshold."""
+    examples = [p.as_example() for p in probes]
+    predictions = adapter.predict(examples, batch_size=16)
+    answers = metrics.apply_na_threshold(predictions.answers, predictions.na_probs, threshold)
+    return [
+        {
+            "id": p.id,
+            "lang": p.lang,
+            "question": p.question,
+            "context": p.context,
+            "answer": answers[p.id],
+            "na_prob": float(predictions.na_probs[p.id]),
+            "documented_bert_answer": p.documented_bert_answer,
+            "expected_answer": p.expected_answer,
+        }
+        for p in probes
+    ]
+
+
+# -- per-model files and the results row -------------------------------------------------
+
+
+def write_model_files(model_dir: str | Path, evaluation: Evaluation) -> Path:
+    """predictions.json (official id -> answer), na_probs.json, metrics.json, predictions.csv."""
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(model_dir / "predictions.json", json.dumps(evaluation.test_answers, ensure_ascii=False, indent=1))
+    _atomic_write(model_dir / "na_probs.json", json.dumps(evaluation.test_predictions.na_probs, indent=1))
+    _atomic_write(
+        model_dir / "metrics.json",
+        json.dumps({"threshold": evaluation.threshold, "validation": evaluation.validation, "test": evaluation.test}, indent=2),
+    )
+    table = evaluation.per_question.assign(gold=evaluation.per_question["gold"].map(lambda g: " || ".join(g)))
+    _atomic_write(model_dir / "predictions.csv", table.to_csv(index=False))
+    return model_dir
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def model_result(
+    spec: ModelSpec,
+    trained: TrainedModel,
+    evaluation: Evaluation,
+    train_spec: TrainSpec,
+    probes: list[dict[str, Any]],
+    inference: dict[str, Any] | None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One model's object in results.json (schema_version 1)."""
+    counts = trained.adapter.parameter_counts()
+    train = None
+    if trained.train_result is not None:
+        r = trained.train_result
+        train = {
+            "epochs": r.epochs,
+            "learning_rate": train_spec.learning_rate,
+            "batch_size": train_spec.batch_size,
+            "wall_time_s": r.wall_time_s,
+            "examples_per_s": r.examples_per_s,
+            "tokens_per_s": r.tokens_per_s,
+            "peak_memory_bytes": r.peak_memory_bytes,
+            "memory_kind": r.memory_kind,
+            "device": r.device,
+            "cached": trained.cached,
+            "history": r.history,
+        }
+    table = evaluation.per_question
+    return {
+        "name": spec.name,
+        "model_id": spec.model_id,
+        "family": spec.family,
+        "method": spec.method,
+        "quantize": spec.quantize,
+        "zero_shot": spec.zero_shot,
+        "lora": to_dict(spec.lora) if spec.lora else None,
+        "parameters": {"total": counts.total, "trainable": counts.trainable},
+        "train": train,
+        "threshold": _finite(evaluation.threshold),
+        "validation": evaluation.validation,
+        "test": evaluation.test,
+        "test_per_question": [
+            {
+                "id": row.id,
+                "question": row.question,
+                "has_answer": bool(row.has_answer),
+                "gold": list(row.gold),
+                "prediction": row.prediction,
+                "exact": int(row.exact),
+                "f1": float(row.f1),
+            }
+            for row in table.itertuples(index=False)
+        ],
+        "inference": inference,
+        "probes": probes,
+        "extra": {**evaluation.test_predictions.extra, "test_questions_per_s": len(table) / evaluation.test_seconds, **(extra or {})},
+    }
+
+
+# -- run metadata ------------------------------------------------------------------------
+
+
+def environment() -> dict[str, Any]:
+    """Versions and hardware, as the founding notebook's "check the GPU" step printed."""
+    import datasets
+    import peft
+    import torch
+    import transformers
+
+    try:
+        import bitsandbytes
+
+        bnb_version: str | None = bitsandbytes.__version__
+    except Exception:  # noqa: BLE001 - any import failure means "not usable here"
+        bnb_version = None
+    gpu = torch.cuda.is_available()
+    driver = None
+    if gpu:
+        try:
+            driver = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True, text=True, timeout=10
+            ).stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            driver = None
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "bitsandbytes": bnb_version,
+        "datasets": datasets.__version__,
+        "cuda": torch.version.cuda if gpu else None,
+        "gpu_name": torch.cuda.get_device_name(0) if gpu else None,
+        "gpu_memory_bytes": torch.cuda.get_device_properties(0).total_memory if gpu else None,
+        "driver": driver,
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def run_metadata(profile: Profile, data: RunData, run_id: str, started: str, finished: str) -> dict[str, Any]:
+    """The ``run`` object of results.json."""
+    question = {
+        "squad_v2": "For extractive QA on SQuAD v2.0, which model wins on F1, and what does each cost?",
+        "cmrc2018": "For Chinese extractive QA (CMRC 2018), which model wins on F1, and what does each cost?",
+    }[profile.data.track]
+    return {
+        "run_id": run_id,
+        "profile": profile.name,
+        "track": profile.data.track,
+        "question": question,
+        "started": started,
+        "finished": finished,
+        "seed": profile.train.seed,
+        "git_commit": git_commit(),
+        "environment": environment(),
+        "data_files": data.files,
+        "skipped_records": data.skipped_records,
+        "repaired_offsets": data.repaired_offsets,
+        "train_spec": to_dict(profile.train),
+    }

@@ -1,0 +1,557 @@
+"""Tiny random models and tokenizers, saved to a folder and loaded back *by path*.
+
+Tests and the ``tiny`` profile need models that look to the rest of the harness exactly like
+the real ones (same classes, same special tokens, same chat templates, same save layout) but
+that build in seconds, fit in a few MB and run on a 2-core CPU. ``build_tiny_model`` writes
+one such model with ``save_pretrained``; everything else loads it through the ordinary
+``AutoModel*.from_pretrained(path)`` / ``AutoTokenizer.from_pretrained(path)`` code, as it
+would a hub id.
+
+==========  ================================  =========================================
+kind        model saved as                    tokenizer
+==========  ================================  =========================================
+"bert"      ``BertForMaskedLM`` (no QA head:  WordPiece, lower-case, ``BertTokenizerFast``
+            ``AutoModelForQuestionAnswering`` with [PAD] [UNK] [CLS] [SEP] [MASK]
+            initialises ``qa_outputs`` fresh,
+            as with bert-base-uncased)
+"llama3"    ``LlamaForCausalLM``, GQA,        byte-level BPE with Llama 3's pre-tokenizer
+            untied embeddings                 regex, its 256 special tokens at the end of
+                                              the vocabulary, BOS added like the real one,
+                                              the Llama 3 Instruct chat template
+"qwen"      ``Qwen2ForCausalLM`` (Qwen1.5 is  byte-level BPE with Qwen's regex and NFC,
+            the Qwen2 architecture), q/k/v    ``<|endoftext|>`` ``<|im_start|>``
+            bias, untied embeddings           ``<|im_end|>``, Qwen1.5-Chat's ChatML template
+==========  ================================  =========================================
+
+Tokenizers are trained in well under a second on a small built-in English corpus, the
+harness's own prompt text and, when present, the strings of ``fixtures/*.json``. Byte-level
+BPE encodes any UTF-8 text (Chinese included) through its 256 byte tokens; the WordPiece
+vocabulary knows only the characters it was trained on, so unseen characters become
+``[UNK]``, as some did for the real bert-base-uncased.
+
+Pad tokens (set explicitly, never left to a library default):
+
+* BERT: ``[PAD]`` (id 0), as bert-base-uncased.
+* Llama 3: ``<|end_of_text|>``. The real tokenizer has *no* pad token; ``<|end_of_text|>``
+  is an existing token (no embedding resize) that the harness never supervises (answers end
+  with ``<|eot_id|>``), and labels are built from explicit masks, never from
+  ``input_ids != pad_token_id``. ``prompts.ensure_pad_token`` makes the same choice for the
+  real model, so the tiny one behaves like the real one after that call.
+* Qwen: ``<|endoftext|>``, which is what Qwen1.5-Chat itself ships as its pad token.
+
+A model folder is complete when its ``tiny_model.json`` marker exists and carries the same
+fingerprint (builder version, kind and tokenizer corpus); folders are written to a temporary
+sibling and renamed into place, so a half-written folder is never used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+TinyKind = Literal["bert", "llama3", "qwen"]
+KINDS: tuple[str, ...] = ("bert", "llama3", "qwen")
+
+MARKER_FILE = "tiny_model.json"
+"""Written last inside a finished tiny-model folder; holds the build fingerprint."""
+
+BUILDER_VERSION = 1
+"""Bump when the builders change, so cached folders are rebuilt."""
+
+CACHE_ENV = "QABENCH_CACHE_DIR"
+"""Environment variable naming the cache root (tiny models go to ``<root>/tiny-models``)."""
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+HIDDEN = 64
+LAYERS = 2
+HEADS = 4
+INTERMEDIATE = 128
+BPE_VOCAB = 2000
+WORDPIECE_VOCAB = 2000
+MAX_POSITIONS = 4096
+
+# Llama 3 special tokens, in the order (and relative ids) of the real vocabulary: the 256
+# ids after the 128,000 BPE tokens.
+LLAMA3_BOS = "<|begin_of_text|>"
+LLAMA3_EOS = "<|end_of_text|>"
+LLAMA3_EOT = "<|eot_id|>"
+LLAMA3_HEADER_START = "<|start_header_id|>"
+LLAMA3_HEADER_END = "<|end_header_id|>"
+LLAMA3_PAD = LLAMA3_EOS
+
+
+def _llama3_special_tokens() -> list[str]:
+    named = {0: LLAMA3_BOS, 1: LLAMA3_EOS, 6: LLAMA3_HEADER_START, 7: LLAMA3_HEADER_END, 9: LLAMA3_EOT}
+    tokens, reserved = [], 0
+    for offset in range(256):
+        if offset in named:
+            tokens.append(named[offset])
+        else:
+            tokens.append(f"<|reserved_special_token_{reserved}|>")
+            reserved += 1
+    return tokens
+
+
+QWEN_EOS_TEXT = "<|endoftext|>"
+QWEN_IM_START = "<|im_start|>"
+QWEN_IM_END = "<|im_end|>"
+QWEN_PAD = QWEN_EOS_TEXT
+
+# Pre-tokenizer regexes of the real tokenizers. Llama 3 groups digits in threes, Qwen splits
+# every digit.
+LLAMA3_SPLIT_REGEX = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+QWEN_SPLIT_REGEX = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+# Meta-Llama-3-8B-Instruct's chat template: every message (the first preceded by BOS) is
+# "<|start_header_id|>ROLE<|end_header_id|>\n\n" + trimmed content + "<|eot_id|>"; a
+# generation prompt opens an assistant header. No default system prompt.
+LLAMA3_CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if loop.first -%}{{ bos_token }}{%- endif -%}"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"
+    "{{- message['content'] | trim -}}"
+    "{{ '<|eot_id|>' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif -%}"
+)
+
+# Qwen1.5-Chat's ChatML template: when the first message is not a system message, the
+# default system prompt "You are a helpful assistant" (no full stop) is inserted; every
+# message is "<|im_start|>ROLE\n" + content + "<|im_end|>\n"; a generation prompt opens
+# "<|im_start|>assistant\n".
+QWEN_DEFAULT_SYSTEM = "You are a helpful assistant"
+QWEN_CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if loop.first and message['role'] != 'system' -%}"
+    "{{ '<|im_start|>system\\n" + QWEN_DEFAULT_SYSTEM + "<|im_end|>\\n' }}"
+    "{%- endif -%}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
+)
+
+# A small English corpus written for this harness (encyclopaedic prose in the style of
+# SQuAD passages, with names, dates and numbers), so the tokenizers learn useful merges.
+BUILTIN_CORPUS = """\
+The University of Notre Dame is a Catholic research university located near South Bend, Indiana, in the United States.
+It was founded in 1842 by Edward Sorin, a priest of the Congregation of Holy Cross, who was 28 years old at the time.
+The main building is topped by a golden dome, and a statue of the Virgin Mary stands on top of the dome.
+Beyoncé Giselle Knowles-Carter, born September 4, 1981, is an American singer, songwriter and actress.
+She rose to fame in the late 1990s as the lead singer of the group Destiny's Child, one of the best-selling girl groups of all time.
+Her debut album, Dangerously in Love, was released in 2003 and earned five Grammy Awards.
+The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, a region in France.
+They were descended from Norse raiders and pirates from Denmark, Iceland and Norway who swore fealty to King Charles III of West Francia.
+The Amazon rainforest covers most of the Amazon basin of South America, an area of about seven million square kilometres.
+The majority of the forest is contained within Brazil, with 60 percent of the rainforest, followed by Peru with 13 percent.
+Oxygen is a chemical element with symbol O and atomic number 8. It is a member of the chalcogen group on the periodic table.
+By mass, oxygen is the third-most abundant element in the universe, after hydrogen and helium.
+The Apollo program was the third United States human spaceflight program carried out by NASA, which landed the first humans on the Moon from 1969 to 1972.
+Neil Armstrong and Buzz Aldrin walked on the surface while Michael Collins remained in lunar orbit.
+Victoria is the capital of British Columbia, and Vancouver is its largest city, with a population of about 675,000 in 2021.
+The Rhine is a European river that begins in the Swiss canton of Graubünden and flows north through Germany to the North Sea.
+Its total length is about 1,230 kilometres, and it forms part of the border between Switzerland and Liechtenstein.
+In computer science, a hash table is a data structure that maps keys to values using a hash function.
+The French Revolution began in 1789 and ended in the late 1790s with the rise of Napoleon Bonaparte.
+Many of its principles are considered fundamental to modern democracy, such as liberty, equality and the rights of citizens.
+Who founded the university? When was the album released? What percentage of the forest is in Peru?
+How long is the river? Which element is the third-most abundant? Where does the river begin? Why did the program end?
+What is the capital of the province? How many Grammy Awards did the album earn? In what year did the revolution begin?
+"""
+
+
+# ---------------------------------------------------------------------------------------
+# Paths
+# ---------------------------------------------------------------------------------------
+
+
+def cache_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """Folder holding the tiny models: ``root``, else ``$QABENCH_CACHE_DIR/tiny-models``,
+    else ``<repo>/.cache/tiny-models``."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env) / "tiny-models"
+    return REPO_ROOT / ".cache" / "tiny-models"
+
+
+def tiny_model_dir(kind: str, root: str | os.PathLike[str] | None = None, build: bool = False) -> Path:
+    """The folder of the tiny ``kind`` model under ``cache_root(root)`` (built first when
+    ``build`` is True; else pass it to ``build_tiny_model``). Use it as ``ModelSpec.model_id``."""
+    _check_kind(kind)
+    directory = cache_root(root) / f"tiny-{kind}"
+    return build_tiny_model(kind, directory) if build else directory
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown tiny model kind {kind!r}; use one of {KINDS}")
+
+
+# ---------------------------------------------------------------------------------------
+# Corpus
+# ---------------------------------------------------------------------------------------
+
+_FIXTURE_KEYS = ("context", "question", "text", "expected_answer")
+_MAX_FIXTURE_CHARS = 300_000
+
+
+def _fixture_strings(obj: object, out: list[str]) -> None:
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in _FIXTURE_KEYS and isinstance(value, str):
+                out.append(value)
+            else:
+                _fixture_strings(value, out)
+    elif isinstance(obj, list):
+        for value in obj:
+            _fixture_strings(value, out)
+
+
+def training_corpus() -> list[str]:
+    """Lines the tiny tokenizers are trained on: the built-in corpus, the harness's prompt
+    text and the contexts, questions and answers of ``fixtures/*.json`` (sorted, capped)."""
+    from . import prompts
+
+    lines = [line for line in BUILTIN_CORPUS.splitlines() if line.strip()]
+    # The prompt text recurs in every training sequence; repeating it lets BPE learn merges
+    # for it, so a tiny prompt costs about as many tokens as with the real vocabularies.
+    lines += [prompts.SYSTEM_PROMPT, prompts.USER_TEMPLATE, prompts.NO_ANSWER, QWEN_DEFAULT_SYSTEM] * 8
+    fixtures = REPO_ROOT / "fixtures"
+    extra: list[str] = []
+    if fixtures.is_dir():
+        for path in sorted(fixtures.glob("*.json")):
+            try:
+                _fixture_strings(json.loads(path.read_text(encoding="utf-8")), extra)
+            except (OSError, ValueError):
+                continue  # a broken fixture is another test's business, not the tokenizer's
+    used = 0
+    for text in dict.fromkeys(extra):  # de-duplicated, order kept
+        if used + len(text) > _MAX_FIXTURE_CHARS:
+            break
+        lines.append(text)
+        used += len(text)
+    return lines
+
+
+def _fingerprint(kind: str, corpus: list[str]) -> str:
+    from .config import fingerprint
+
+    return fingerprint(BUILDER_VERSION, kind, HIDDEN, LAYERS, corpus)
+
+
+# ---------------------------------------------------------------------------------------
+# Tokenizers
+# ---------------------------------------------------------------------------------------
+
+
+def _byte_level_bpe(corpus: list[str], split_regex: str, nfc: bool):
+    """A byte-level BPE ``tokenizers.Tokenizer`` trained on ``corpus`` (no special tokens yet)."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    if nfc:
+        tokenizer.normalizer = normalizers.NFC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(split_regex), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=BPE_VOCAB,
+        min_frequency=2,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # all 256 bytes: any text encodes
+        special_tokens=[],
+    )
+    tokenizer.train_from_iterator(corpus, trainer=trainer)
+    return tokenizer
+
+
+def _llama3_tokenizer(corpus: list[str]):
+    from tokenizers import AddedToken, processors
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = _byte_level_bpe(corpus, LLAMA3_SPLIT_REGEX, nfc=False)
+    tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in _llama3_special_tokens()])
+    bos_id = tokenizer.token_to_id(LLAMA3_BOS)
+    # Like the real tokenizer: BOS before every sequence (the chat template also writes BOS,
+    # so rendered prompts are encoded with add_special_tokens=False).
+    tokenizer.post_processor = processors.Sequence(
+        [
+            processors.ByteLevel(trim_offsets=False),
+            processors.TemplateProcessing(
+                single=f"{LLAMA3_BOS}:0 $A:0",
+                pair=f"{LLAMA3_BOS}:0 $A:0 {LLAMA3_BOS}:1 $B:1",
+                special_tokens=[(LLAMA3_BOS, bos_id)],
+            ),
+        ]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token=LLAMA3_BOS,
+        eos_token=LLAMA3_EOS,
+        pad_token=LLAMA3_PAD,
+        chat_template=LLAMA3_CHAT_TEMPLATE,
+        model_max_length=8192,
+        clean_up_tokenization_spaces=False,
+        padding_side="right",
+    )
+
+
+def _qwen_tokenizer(corpus: list[str]):
+    from transformers import Qwen2Tokenizer
+
+    trained = _byte_level_bpe(corpus, QWEN_SPLIT_REGEX, nfc=True)
+    model = json.loads(trained.to_str())["model"]
+    vocab: dict[str, int] = dict(model["vocab"])
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
+    # Special tokens right after the BPE vocabulary, in the real order (151643, 151644, 151645).
+    for token in (QWEN_EOS_TEXT, QWEN_IM_START, QWEN_IM_END):
+        vocab[token] = len(vocab)
+    return Qwen2Tokenizer(
+        vocab=vocab,
+        merges=merges,
+        unk_token=None,
+        bos_token=None,
+        eos_token=QWEN_IM_END,
+        pad_token=QWEN_PAD,
+        additional_special_tokens=[QWEN_IM_START, QWEN_IM_END],
+        chat_template=QWEN_CHAT_TEMPLATE,
+        model_max_length=32768,
+        clean_up_tokenization_spaces=False,
+        split_special_tokens=False,
+        errors="replace",
+        padding_side="right",
+    )
+
+
+def _bert_tokenizer(corpus: list[str]):
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece(prefix="##")
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=WORDPIECE_VOCAB, min_frequency=1, special_tokens=specials, show_progress=False, continuing_subword_prefix="##"
+    )
+    tokenizer.train_from_iterator(corpus, trainer=trainer)
+    vocab = tokenizer.get_vocab()
+    return BertTokenizerFast(vocab=dict(sorted(vocab.items(), key=lambda kv: kv[1])), do_lower_case=True, model_max_length=512)
+
+
+# ---------------------------------------------------------------------------------------
+# Models
+# ---------------------------------------------------------------------------------------
+
+
+def _padded(n: int, multiple: int = 64) -> int:
+    """Vocabulary rows padded to a multiple of 64, as the real decoders pad theirs."""
+    return (n + multiple - 1) // multiple * multiple
+
+
+def _build_into(kind: str, directory: Path, corpus: list[str]) -> None:
+    import torch
+    from transformers import GenerationConfig
+
+    torch.manual_seed(0)
+    if kind == "bert":
+        from transformers import BertConfig, BertForMaskedLM
+
+        tokenizer = _bert_tokenizer(corpus)
+        config = BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=HIDDEN,
+            num_hidden_layers=LAYERS,
+            num_attention_heads=HEADS,
+            intermediate_size=INTERMEDIATE,
+            max_position_embeddings=512,
+            type_vocab_size=2,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        model = BertForMaskedLM(config)
+        generation = None
+    elif kind == "llama3":
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        tokenizer = _llama3_tokenizer(corpus)
+        eot = tokenizer.convert_tokens_to_ids(LLAMA3_EOT)
+        config = LlamaConfig(
+            vocab_size=_padded(len(tokenizer)),
+            hidden_size=HIDDEN,
+            intermediate_size=INTERMEDIATE,
+            num_hidden_layers=LAYERS,
+            num_attention_heads=HEADS,
+            num_key_value_heads=HEADS // 2,  # grouped-query attention, as Llama 3 (32 / 8)
+            max_position_embeddings=MAX_POSITIONS,
+            rms_norm_eps=1e-5,
+            rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
+            tie_word_embeddings=False,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=eot,  # the Instruct config's eos is <|eot_id|>
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        model = LlamaForCausalLM(config)
+        # Sampling defaults like the real Instruct model's: the harness must override them.
+        generation = GenerationConfig(
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=[tokenizer.eos_token_id, eot],
+            do_sample=True,
+            temperature=0.6,
+            top_p=0.9,
+            max_length=MAX_POSITIONS,
+        )
+    elif kind == "qwen":
+        from transformers import Qwen2Config, Qwen2ForCausalLM
+
+        tokenizer = _qwen_tokenizer(corpus)
+        endoftext = tokenizer.convert_tokens_to_ids(QWEN_EOS_TEXT)
+        im_end = tokenizer.convert_tokens_to_ids(QWEN_IM_END)
+        config = Qwen2Config(
+            vocab_size=_padded(len(tokenizer)),
+            hidden_size=HIDDEN,
+            intermediate_size=INTERMEDIATE,
+            num_hidden_layers=LAYERS,
+            num_attention_heads=HEADS,
+            num_key_value_heads=HEADS,  # Qwen1.5-7B has no grouped-query attention
+            max_position_embeddings=MAX_POSITIONS,
+            rms_norm_eps=1e-6,
+            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+            tie_word_embeddings=False,
+            use_sliding_window=False,
+            bos_token_id=endoftext,
+            eos_token_id=im_end,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        model = Qwen2ForCausalLM(config)
+        generation = GenerationConfig(
+            bos_token_id=endoftext,
+            eos_token_id=[im_end, endoftext],
+            pad_token_id=endoftext,
+            do_sample=True,
+            temperature=0.7,
+            top_p=0.8,
+            top_k=20,
+            repetition_penalty=1.05,
+        )
+    else:  # pragma: no cover - _check_kind guards
+        raise ValueError(kind)
+
+    model.eval()
+    if generation is not None:
+        model.generation_config = generation
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+
+
+def _is_complete(directory: Path, expected: str) -> bool:
+    marker = directory / MARKER_FILE
+    if not marker.is_file():
+        return False
+    try:
+        return json.loads(marker.read_text()).get("fingerprint") == expected
+    except (OSError, ValueError):
+        return False
+
+
+def build_tiny_model(kind: str, directory: str | os.PathLike[str]) -> Path:
+    """Build the tiny ``kind`` model and tokenizer into ``directory`` and return it.
+
+    Idempotent: a complete folder with the current fingerprint is returned as is; a stale or
+    half-written one is replaced. The folder is written under a temporary sibling name and
+    renamed into place, so concurrent builders and interrupted builds never expose a partial
+    folder (the loser of a race discards its copy and uses the winner's).
+    """
+    _check_kind(kind)
+    directory = Path(directory)
+    corpus = training_corpus()
+    expected = _fingerprint(kind, corpus)
+    if _is_complete(directory, expected):
+        return directory
+
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    try:
+        _build_into(kind, staging, corpus)
+        from transformers import AutoConfig
+
+        n_params = _count_saved_parameters(staging)
+        marker = {
+            "kind": kind,
+            "fingerprint": expected,
+            "builder_version": BUILDER_VERSION,
+            "parameters": n_params,
+            "architectures": AutoConfig.from_pretrained(staging).architectures,
+        }
+        (staging / MARKER_FILE).write_text(json.dumps(marker, indent=2))
+        if directory.exists():
+            if _is_complete(directory, expected):  # someone else finished first
+                shutil.rmtree(staging, ignore_errors=True)
+                return directory
+            trash = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
+            os.replace(directory, trash / "old")
+            shutil.rmtree(trash, ignore_errors=True)
+        try:
+            os.replace(staging, directory)
+        except OSError:
+            if not _is_complete(directory, expected):
+                raise
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def _count_saved_parameters(directory: Path) -> int:
+    from safetensors import safe_open
+
+    total = 0
+    for path in directory.glob("*.safetensors"):
+        with safe_open(str(path), framework="pt") as handle:
+            for name in handle.keys():
+                total += _numel(handle.get_slice(name).get_shape())
+    return total
+
+
+def _numel(shape: list[int]) -> int:
+    n = 1
+    for dim in shape:
+        n *= dim
+    return n
+
+
+def build_all(root: str | os.PathLike[str] | None = None) -> dict[str, Path]:
+    """Build (or find) every tiny model under ``cache_root(root)``."""
+    return {kind: tiny_model_dir(kind, root, build=True) for kind in KINDS}
+
+
+__all__ = [
+    "BUILTIN_CORPUS",
+    "CACHE_ENV",
+    "KINDS",
+    "LLAMA3_CHAT_TEMPLATE",
+    "QWEN_CHAT_TEMPLATE",
+    "QWEN_DEFAULT_SYSTEM",
+    "build_all",
+    "build_tiny_model",
+    "cache_root",
+    "tiny_model_dir",
+    "training_corpus",
+]

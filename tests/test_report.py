@@ -1,0 +1,493 @@
+"""Tests for qa_models.report: bootstrap CIs, question buckets, report files, --compare, CLI.
+
+Everything runs on synthetic results built here (seeded), so no model, GPU or data set is
+needed; the whole file takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from qa_models import report
+from qa_models.report import (
+    ReportError,
+    answer_length_bucket,
+    bootstrap_ci,
+    build_report,
+    compare_runs,
+    headline,
+    load_results,
+    paired_bootstrap,
+    question_type,
+    write_run,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+# (question template, gold answer) pairs covering every question type and length bucket.
+_QUESTIONS = [
+    ("What is the capital of region {i}?", "Paris"),
+    ("Who founded settlement {i}?", "William the Conqueror"),
+    ("When was treaty {i} signed?", "in 1066"),
+    ("Where did expedition {i} land?", "on the northern coast of Sicily"),
+    ("Which river runs through town {i}?", "the Seine"),
+    ("How many soldiers fought in battle {i}?", "about 7,000"),
+    ("How much did bridge {i} cost?", "two million pounds"),
+    ("How did army {i} cross the channel?", "by ship across the narrow strait to the English coast at night"),
+    ("Why did king {i} abdicate?", "because of a long dispute with the barons over taxes and the rights of the church"),
+    ("Name the poet of anthology {i}.", "Wace"),
+]
+
+
+def make_results(
+    models: tuple[tuple[str, float], ...] = (("bert-span", 0.70), ("llama3-lora", 0.85), ("qwen-zero-shot", 0.40)),
+    n: int = 200,
+    seed: int = 0,
+    run_id: str = "synthetic-run",
+) -> dict:
+    """A valid schema-1 results dict: per model, per-question rows drawn with accuracy ``p``.
+
+    The official metrics are computed from the rows so they agree with the bootstrap means.
+    A model whose name contains "zero-shot" gets no training record.
+    """
+    rng = np.random.default_rng(seed)
+    questions = []
+    for i in range(n):
+        template, gold = _QUESTIONS[i % len(_QUESTIONS)]
+        has_answer = rng.random() < 2 / 3
+        questions.append({"id": f"q{i:04d}", "question": template.format(i=i), "has_answer": bool(has_answer),
+                          "gold": [gold] if has_answer else []})
+    out_models = []
+    for k, (name, p) in enumerate(models):
+        mrng = np.random.default_rng([seed, k])
+        rows = []
+        for q in questions:
+            correct = mrng.random() < p
+            if q["has_answer"]:
+                pred = q["gold"][0] if correct else "wrong | answer"
+                f1 = 1.0 if correct else float(mrng.choice([0.0, mrng.uniform(0.1, 0.8)]))
+            else:
+                pred = "" if correct else "a spurious span"
+                f1 = 1.0 if correct else 0.0
+            rows.append({**q, "prediction": pred, "exact": int(correct), "f1": f1})
+        frame = pd.DataFrame(rows)
+        has, no = frame[frame.has_answer], frame[~frame.has_answer]
+        test = {"exact": 100 * frame.exact.mean(), "f1": 100 * frame.f1.mean(), "total": len(frame),
+                "HasAns_exact": 100 * has.exact.mean(), "HasAns_f1": 100 * has.f1.mean(), "HasAns_total": len(has),
+                "NoAns_exact": 100 * no.exact.mean(), "NoAns_f1": 100 * no.f1.mean(), "NoAns_total": len(no)}
+        zero_shot = "zero-shot" in name
+        big = "bert" not in name
+        train = None
+        if not zero_shot:
+            train = {
+                "epochs": 2.0, "learning_rate": 2e-4 if big else 3e-5, "batch_size": 4 if big else 16,
+                "wall_time_s": 7200.0 if big else 1800.0, "examples_per_s": 12.5 if big else 80.0,
+                "tokens_per_s": 5000.0 if big else 30000.0, "peak_memory_bytes": int((22 if big else 6) * 2**30),
+                "memory_kind": "cuda", "device": "cuda:0", "cached": False,
+                "history": {
+                    "loss": [{"step": s, "epoch": s / 50, "loss": (5.5 if not big else 1.6) * np.exp(-s / 40) + 0.3}
+                             for s in range(10, 101, 10)],
+                    "eval": [{"epoch": e, "eval_loss": (1.2 / e) if big else None, "exact": 50 + 10 * e, "f1": 55 + 10 * e}
+                             for e in (1.0, 2.0)],
+                },
+            }
+        out_models.append({
+            "name": name, "model_id": f"org/{name}", "family": "bert" if not big else "llama3",
+            "method": "generative" if big else "span", "quantize": "4bit" if big else "none", "zero_shot": zero_shot,
+            "parameters": {"total": 8_030_000_000 if big else 110_000_000, "trainable": 42_000_000 if big and not zero_shot else (0 if zero_shot else 110_000_000)},
+            "train": train,
+            "threshold": 0.5,
+            "validation": {**test, "f1": test["f1"] + 1.0},
+            "test": test,
+            "test_per_question": rows,
+            "inference": {"latency_p50_s": 0.2 if big else 0.01, "latency_p95_s": 0.4 if big else 0.02,
+                          "questions_per_s": 8.0 if big else 250.0, "batch_size": 8, "device": "cuda:0"},
+            "probes": [
+                {"id": "normans", "lang": "en", "question": "Who were the Normans?", "context": "The Normans were ...",
+                 "answer": "Norse | Frankish people" if k == 0 else "descendants of Norse raiders", "na_prob": 0.05 + 0.1 * k,
+                 "documented_bert_answer": "[UNK] people"},
+                {"id": "zh-1", "lang": "zh", "question": "谁建立了诺曼底公国？", "context": "……", "answer": "",
+                 "na_prob": 0.9, "documented_bert_answer": ""},
+            ],
+            "extra": {"snapped_answers": 3 * k, "unk_share": 0.01 * k},
+        })
+    return {
+        "schema_version": 1,
+        "run": {
+            "run_id": run_id, "profile": "synthetic", "track": "squad_v2",
+            "question": "For extractive QA on SQuAD v2.0, which model wins on F1, and at what cost?",
+            "started": "2025-01-01T00:00:00", "finished": "2025-01-01T03:00:00", "seed": 42, "git_commit": "abc1234",
+            "environment": {"python": "3.11.7", "torch": "2.5.0", "transformers": "5.0.0", "peft": "0.17.0",
+                            "bitsandbytes": "0.45.0", "datasets": "3.0.0", "cuda": "12.4", "gpu_name": "NVIDIA H100 80GB HBM3",
+                            "gpu_memory_bytes": 80 * 2**30, "driver": "550.54", "cpu": "Intel Xeon", "cpu_count": 16,
+                            "platform": "Linux-x86_64"},
+            "data_files": {"train": {"source": "train-v2.0.json", "sha256": "a" * 64, "n_examples": 130319},
+                           "test": {"source": "dev-v2.0.json", "sha256": None, "n_examples": n}},
+            "skipped_records": {"answer_not_in_context": 2}, "repaired_offsets": 5,
+        },
+        "models": out_models,
+    }
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> report.Paths:
+    """One report written from the default 3-model synthetic results."""
+    return write_run(tmp_path_factory.mktemp("run") / "synthetic-run", make_results())
+
+
+# ---------------------------------------------------------------------------- bootstrap
+
+
+def test_bootstrap_all_correct_is_exactly_100():
+    assert bootstrap_ci(np.full(200, 100.0)) == (100.0, 100.0, 100.0)
+
+
+def test_bootstrap_half_correct_contains_50_with_plausible_width():
+    values = np.random.default_rng(1).permutation(np.repeat([100.0, 0.0], 100))
+    mean, low, high = bootstrap_ci(values)
+    assert mean == 50.0
+    assert low < 50 < high
+    # Standard error is 50 / sqrt(200) ~ 3.5, so a 95% CI is about +-7 points.
+    assert 5.5 < 50 - low < 8.5 and 5.5 < high - 50 < 8.5
+
+
+def test_bootstrap_is_seeded_and_handles_edge_cases():
+    values = np.random.default_rng(2).uniform(0, 100, size=150)
+    assert bootstrap_ci(values, seed=3) == bootstrap_ci(values, seed=3)
+    assert bootstrap_ci(values, seed=3) != bootstrap_ci(values, seed=4)
+    assert all(np.isnan(bootstrap_ci([])))
+    with pytest.raises(ValueError):
+        bootstrap_ci(values, alpha=1.5)
+
+
+def test_bootstrap_chunking_matches_for_large_inputs():
+    # ~12k questions (full SQuAD v2 dev) forces several index chunks; result must stay sane.
+    values = np.random.default_rng(5).integers(0, 2, size=12_000) * 100.0
+    mean, low, high = bootstrap_ci(values)
+    assert low < mean < high and high - low < 2.5
+
+
+def test_paired_bootstrap_all_vs_half_correct_excludes_zero():
+    half = np.random.default_rng(1).permutation(np.repeat([100.0, 0.0], 100))
+    diff, low, high, excludes = paired_bootstrap(np.full(200, 100.0), half)
+    assert diff == 50.0 and low > 0 and excludes
+    assert low < 50 < high
+
+
+def test_paired_bootstrap_aligns_mappings_by_question_id():
+    rng = np.random.default_rng(7)
+    ids = [f"q{i}" for i in range(200)]
+    a = dict(zip(ids, rng.uniform(0, 100, 200)))
+    b = dict(zip(ids, rng.uniform(0, 100, 200)))
+    shuffled_b = {i: b[i] for i in rng.permutation(ids)}  # order must not matter
+    assert paired_bootstrap(a, b) == paired_bootstrap(a, shuffled_b)
+    # Ids only one model scored are left out.
+    assert paired_bootstrap({**a, "extra": 0.0}, b) == paired_bootstrap(a, b)
+    same = paired_bootstrap(a, a)
+    assert same == (0.0, 0.0, 0.0, False)
+    with pytest.raises(ValueError):
+        paired_bootstrap([1.0, 2.0], [1.0])
+
+
+# ---------------------------------------------------------------------------- buckets
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What is the capital of France?", "what"),
+        ("In what year did the Normans arrive?", "what"),
+        ("what's the name of the river?", "what"),
+        ("Who ruled Normandy in the 10th century?", "who"),
+        ("To whom did Rollo swear fealty?", "who"),
+        ("Whose army won the battle?", "who"),
+        ("When was the treaty signed?", "when"),
+        ("Where is the Seine?", "where"),
+        ("Which country did the Normans come from?", "which"),
+        ("The Normans came from which country?", "which"),
+        ("How many people live in Paris?", "how many"),
+        ("HOW MUCH did it cost?", "how much"),
+        ("How long is the river?", "how"),
+        ("How did the war end?", "how"),
+        ("Why did the king abdicate?", "why"),
+        ("What is the reason why the king left?", "what"),  # first wh-word wins
+        ("Name the poet of the Roman de Rou.", "other"),
+        ("Is Paris in France?", "other"),
+        ("", "other"),
+        ("诺曼人来自哪个国家？", "which"),
+        ("为什么国王退位了？", "why"),
+        ("这座桥是什么时候建成的？", "when"),
+        ("长江在哪里入海？", "where"),
+        ("谁建立了诺曼底公国？", "who"),
+        ("这个城市有多少人口？", "how many"),
+        ("这座桥花了多少钱？", "how much"),
+        ("他们是如何渡过海峡的？", "how"),
+        ("诺曼底的首府是什么？", "what"),
+        ("请介绍诺曼底。", "other"),
+    ],
+)
+def test_question_type(question, expected):
+    assert question_type(question) == expected
+    assert expected in report.QUESTION_TYPES
+
+
+@pytest.mark.parametrize(
+    ("gold", "has_answer", "expected"),
+    [
+        (["Paris"], True, "1"),
+        (["the Seine"], True, "2"),
+        (["in 1066 ,"], True, "2"),  # a lone punctuation token is not a word
+        (["William the Conqueror"], True, "3"),
+        (["about 7,000 men"], True, "3"),
+        (["two million British pounds"], True, "4-5"),
+        (["one two three four five six"], True, "6-10"),
+        (["a b c d e f g h i j k"], True, ">10"),
+        (["Paris", "the city of Paris"], True, "1"),  # the first gold answer decides
+        ([], False, "unanswerable"),
+        ([], True, None),
+        (["诺曼底"], True, "3"),  # each CJK character is one word
+    ],
+)
+def test_answer_length_bucket(gold, has_answer, expected):
+    assert answer_length_bucket(gold, has_answer) == expected
+
+
+# ---------------------------------------------------------------------------- report files
+
+
+def test_write_run_writes_every_file(written):
+    for path in (written.results_json, written.results_csv, written.report_md, written.report_html):
+        assert path.is_file() and path.stat().st_size > 0
+    assert set(written.plots) == set(report.PLOT_FILES) and not written.skipped_plots
+    for png in written.plots.values():
+        data = png.read_bytes()
+        assert data.startswith(b"\x89PNG") and b"Software" not in data
+    # No temp files left behind by the atomic writes.
+    assert not [p for p in written.run_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_report_rebuilds_byte_identically_from_json(written, tmp_path):
+    before = {p.name: p.read_bytes() for p in written.run_dir.iterdir()}
+    build_report(written.run_dir)
+    after = {p.name: p.read_bytes() for p in written.run_dir.iterdir()}
+    assert before == after
+    # And from a copy of the JSON alone, in another directory.
+    other = tmp_path / "copy"
+    other.mkdir()
+    (other / "results.json").write_bytes(before["results.json"])
+    build_report(other)
+    for name in ("report.md", "report.html", "results.csv", *report.PLOT_FILES.values()):
+        assert (other / name).read_bytes() == before[name], name
+
+
+def test_csv_has_one_row_per_model(written):
+    frame = pd.read_csv(written.results_csv)
+    assert list(frame["name"]) == ["bert-span", "llama3-lora", "qwen-zero-shot"]
+    for col in ("params_total", "train_wall_time_s", "peak_memory_gib", "test_f1", "test_f1_ci_low", "test_f1_ci_high",
+                "test_HasAns_f1", "test_NoAns_exact_ci_high", "threshold", "latency_p50_s", "questions_per_s",
+                "extra_snapped_answers", "validation_f1"):
+        assert col in frame.columns, col
+    row = frame.set_index("name").loc["bert-span"]
+    assert row.test_f1_ci_low < row.test_f1 < row.test_f1_ci_high
+    assert row.peak_memory_gib == pytest.approx(6.0)
+    assert pd.isna(frame.set_index("name").loc["qwen-zero-shot", "train_wall_time_s"])
+
+
+def test_report_markdown_content(written):
+    md = written.report_md.read_text(encoding="utf-8")
+    assert "For extractive QA on SQuAD v2.0, which model wins on F1, and at what cost?" in md
+    # The winner and the paired CI are in the answer paragraph.
+    answer = next(line for line in md.splitlines() if line.startswith("**Answer.**"))
+    assert "**llama3-lora** wins on test F1" in answer and "runner-up **bert-span**" in answer
+    assert "paired bootstrap 95% CI" in answer and "GPU-hours" in answer and "questions/s" in answer
+    # Every pair of models appears in the paired table.
+    assert md.count("| llama3-lora | bert-span |") == 1
+    assert "| bert-span | qwen-zero-shot |" in md and "| llama3-lora | qwen-zero-shot |" in md
+    # Pipes inside answers are escaped; the documented answer is beside them.
+    assert "Norse \\| Frankish people" in md and "[UNK] people" in md
+    for file in report.PLOT_FILES.values():
+        assert f"]({file})" in md
+    for item in ("NVIDIA H100 80GB HBM3", "550.54", "abc1234", "a" * 64, "answer_not_in_context"):
+        assert item in md
+    assert "---:" in md  # numeric columns right-aligned
+
+
+def test_html_is_self_contained(written):
+    text = written.report_html.read_text(encoding="utf-8")
+    assert text.count("data:image/png;base64,") == len(report.PLOT_FILES)
+    assert 'src="plot_' not in text and "<style>" in text and 'class="num"' in text
+    assert "&lt;" not in text.split("<body>")[0]  # head not mangled
+
+
+def test_headline_single_model_says_so():
+    results = make_results(models=(("bert-span", 0.7),))
+    text = headline(results)
+    assert text.startswith("Only one model was run (**bert-span**)")
+    assert "test F1" in text and "GPU-hours" in text
+
+
+def test_report_survives_missing_optional_data(tmp_path):
+    # CMRC-like: no HasAns/NoAns keys, no history, no inference, no probes, zero-shot row.
+    results = make_results(models=(("bert-span", 0.7), ("qwen-zero-shot", 0.5)))
+    results["run"]["track"] = "cmrc2018"
+    for m in results["models"]:
+        m["test"] = {k: v for k, v in m["test"].items() if k in ("exact", "f1", "total")}
+        for row in m["test_per_question"]:
+            row["has_answer"] = True
+            row["gold"] = row["gold"] or ["答案"]
+        m["inference"] = None
+        m["probes"] = []
+        m.pop("extra")
+        if m["train"]:
+            m["train"]["history"] = None
+    paths = write_run(tmp_path / "cmrc", results)
+    assert {"train_loss", "validation"} <= set(paths.skipped_plots)
+    md = paths.report_md.read_text(encoding="utf-8")
+    assert "Plot skipped: no model has a training-loss history" in md
+    assert "| HasAns |" not in md and "No probes recorded." in md
+    frame = pd.read_csv(paths.results_csv)
+    assert len(frame) == 2 and "test_HasAns_f1" not in frame.columns
+    # A stale plot from an earlier build of the same directory is removed.
+    (tmp_path / "cmrc" / "plot_train_loss.png").write_bytes(b"stale")
+    build_report(tmp_path / "cmrc")
+    assert not (tmp_path / "cmrc" / "plot_train_loss.png").exists()
+
+
+def test_write_run_accepts_numpy_and_nan(tmp_path):
+    results = make_results(models=(("bert-span", 0.7),))
+    results["models"][0]["threshold"] = np.float32(0.25)
+    results["models"][0]["train"]["history"]["eval"][0]["eval_loss"] = float("nan")
+    paths = write_run(tmp_path / "np", results)
+    saved = json.loads(paths.results_json.read_text())
+    assert saved["models"][0]["threshold"] == 0.25
+    assert saved["models"][0]["train"]["history"]["eval"][0]["eval_loss"] is None
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+def test_missing_results_is_a_clear_error(tmp_path):
+    with pytest.raises(ReportError, match=r"results\.json: not found"):
+        load_results(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[]", "top level must be a JSON object"),
+        ('{"run": {}, "models": []}', "missing top-level key 'schema_version'"),
+        ('{"schema_version": 1, "models": []}', "missing top-level key 'run'"),
+        ('{"schema_version": 1, "run": {}}', "missing top-level key 'models'"),
+        ('{"schema_version": 2, "run": {}, "models": []}', "schema_version is 2"),
+        ('{"schema_version": 1, "run": {}, "models": {}}', "'models' must be a list"),
+        ('{"schema_version": 1, "run": {}, "models": [{"name": "a"}, {"name": "a"}]}', "duplicate model name"),
+        ('{"schema_version": 1, "run": {}, "models": [{"name": "a", "test_per_question": [{"id": "q1", "exact": 1}]}]}',
+         r"test_per_question\[0\] \(q1\): 'f1' must be a number"),
+    ],
+)
+def test_broken_json_is_a_clear_error(tmp_path, content, message):
+    (tmp_path / "results.json").write_text(content)
+    with pytest.raises(ReportError, match=message) as info:
+        build_report(tmp_path)
+    assert str(tmp_path / "results.json") in str(info.value)
+
+
+def test_write_run_rejects_invalid_but_keeps_the_data(tmp_path):
+    results = make_results(models=(("bert-span", 0.7),))
+    results["schema_version"] = 7
+    with pytest.raises(ReportError, match="schema_version is 7"):
+        write_run(tmp_path, results)
+    assert json.loads((tmp_path / "results.invalid.json").read_text())["schema_version"] == 7
+    assert not (tmp_path / "results.json").exists()
+
+
+# ---------------------------------------------------------------------------- compare
+
+
+def test_compare_flags_only_non_overlapping_differences(tmp_path):
+    # bert-span jumps from 40% to 90% accuracy (CIs cannot overlap); llama3-lora is the
+    # same model redrawn with another seed (CIs overlap).
+    a = make_results(models=(("bert-span", 0.40), ("llama3-lora", 0.80)), seed=1, run_id="run-a")
+    b = make_results(models=(("bert-span", 0.90), ("llama3-lora", 0.80)), seed=2, run_id="run-b")
+    write_run(tmp_path / "a", a)
+    write_run(tmp_path / "b", b)
+    comparison = compare_runs([tmp_path / "a", tmp_path / "b"])
+    flagged = {(model, metric) for model, metric, _, _ in comparison.flagged}
+    assert ("bert-span", "test F1") in flagged and ("bert-span", "test EM") in flagged
+    assert not any(model == "llama3-lora" for model, _ in flagged)
+    table = comparison.table.set_index(["model", "metric"])
+    assert table.loc[("llama3-lora", "test F1"), "CIs"] == "overlap"
+    assert table.loc[("bert-span", "test F1"), "CIs"].startswith("**differ**")
+    assert {"run-a", "run-b"} <= set(comparison.table.columns)
+    assert "| bert-span | train time |" in comparison.markdown
+
+
+def test_compare_needs_two_runs(tmp_path):
+    with pytest.raises(ReportError, match="at least two"):
+        compare_runs([tmp_path])
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "qa_models.report", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"})
+
+
+def test_cli_rebuild_compare_and_errors(tmp_path):
+    run_a, run_b = tmp_path / "reports" / "a", tmp_path / "reports" / "b"
+    write_run(run_a, make_results(models=(("bert-span", 0.4),), run_id="a"))
+    write_run(run_b, make_results(models=(("bert-span", 0.9),), run_id="b"))
+    md_before = (run_a / "report.md").read_bytes()
+    (run_a / "report.md").unlink()
+
+    done = _cli(str(run_a), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (run_a / "report.md").read_bytes() == md_before
+    assert "report.html" in done.stdout
+
+    done = _cli("--compare", str(run_a), str(run_b), "--out", str(tmp_path / "cmp"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "qabench comparison: a vs b" in done.stdout and "**differ**" in done.stdout
+    assert (tmp_path / "cmp" / "compare.md").read_text(encoding="utf-8") == done.stdout
+
+    done = _cli("--compare", str(run_a), str(run_b), cwd=tmp_path)  # default --out
+    assert done.returncode == 0 and (tmp_path / "reports" / "compare" / "compare.md").is_file()
+
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "results.json").write_text('{"schema_version": 1}')
+    done = _cli(str(tmp_path / "broken"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "error:" in done.stderr and "missing top-level key 'run'" in done.stderr and "broken" in done.stderr
+
+    done = _cli(str(tmp_path / "missing"), cwd=tmp_path)
+    assert done.returncode == 1 and "not found" in done.stderr
+
+    assert _cli(cwd=tmp_path).returncode == 2  # argparse usage error
+    help_text = _cli("--help", cwd=tmp_path).stdout
+    for option in ("--compare", "--out", "--resamples", "--seed"):
+        assert option in help_text
+
+
+def test_module_does_not_import_torch_or_pyplot():
+    code = "import sys, qa_models.report; print(sorted(m for m in ('torch', 'transformers', 'matplotlib.pyplot') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_results_dict_is_not_mutated(tmp_path):
+    results = make_results(models=(("bert-span", 0.7),))
+    snapshot = copy.deepcopy(results)
+    write_run(tmp_path, results)
+    assert results == snapshot
