@@ -227,6 +227,9 @@ class LoadResult:
             datasets).
         problems: every problem behind ``skipped`` (empty unless records were skipped),
             so that nothing dropped goes unrecorded.
+        dropped_answers: the answers ``drop_answers_not_in_context`` removed from
+            questions that were kept (one ``answer_not_in_context`` problem each; their
+            questions are not in ``skipped``).
     """
 
     examples: list[Example]
@@ -236,11 +239,15 @@ class LoadResult:
     repaired: int
     n_articles: int
     problems: tuple[DataProblem, ...] = ()
+    dropped_answers: tuple[DataProblem, ...] = ()
 
 
 # A hub id is owner/name; a path that merely does not exist (a typo in data/train.json)
 # must not be sent to the hub, hence the extension check.
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# owner/name:split names the split in the id itself, for a spec that needs two splits of
+# one dataset (hfl/cmrc2018:test as validation, hfl/cmrc2018:validation as test).
+_HUB_ID_WITH_SPLIT = re.compile(r"^(?P<id>[A-Za-z0-9][\w.-]*/[\w.-]+):(?P<split>\w+)$")
 _FILE_SUFFIXES = (".json", ".gz", ".zip", ".jsonl")
 
 
@@ -254,6 +261,7 @@ def load_examples(
     split: str = "train",
     skip_bad_records: bool = False,
     repair_offsets: bool = False,
+    drop_answers_not_in_context: bool = False,
 ) -> LoadResult:
     """Read and validate SQuAD-format QA data from a file or a hub dataset.
 
@@ -271,6 +279,9 @@ def load_examples(
       like file records; a row with no answers is unanswerable, a missing ``title``
       becomes ``""``. If the hub cannot be reached, ``DataError`` (reason
       ``hub_unavailable``) names the id and the local-file alternative.
+      ``owner/name:split`` (e.g. ``hfl/cmrc2018:test``) loads that split whatever
+      ``split`` says, so one spec can use two splits of one dataset; the split stays
+      in ``LoadResult.source``.
 
     Every record is validated before anything is returned: JSON syntax (with line and
     column), UTF-8, the required fields (``data``, ``paragraphs``, ``qas``, ``context``,
@@ -301,7 +312,16 @@ def load_examples(
             occurrence of the text nearest the given offset (the earlier one on a tie),
             counting it in ``LoadResult.repaired``. An answer whose text does not occur in
             its context at all stays an error (``answer_not_in_context``); its question is
-            dropped whole under ``skip_bad_records``, even if its other answers are fine.
+            dropped whole under ``skip_bad_records``, even if its other answers are fine,
+            unless ``drop_answers_not_in_context`` is set.
+        drop_answers_not_in_context: drop only an answer whose text does not occur in its
+            context and keep its question, when the question keeps at least one valid
+            answer (after any repair) and has no other problem. Each dropped answer is
+            listed in ``LoadResult.dropped_answers`` (and logged), never silently lost. A
+            question left with no valid answer is still an ``answer_not_in_context``
+            error (skipped under ``skip_bad_records``), never turned unanswerable. Meant
+            for multi-answer test sets such as the CMRC 2018 dev file, where a free-text
+            answer that no span can match would otherwise cost its question.
 
     Returns:
         A ``LoadResult``; ``examples`` keep file order.
@@ -314,11 +334,17 @@ def load_examples(
     if path.is_file():
         raw = path.read_bytes()
         obj = _parse_json(_decode_file(raw, path, text_source), text_source)
-        result = _from_official(obj, text_source, skip_bad_records, repair_offsets)
+        result = _from_official(obj, text_source, skip_bad_records, repair_offsets, drop_answers_not_in_context)
         result.sha256 = hashlib.sha256(raw).hexdigest()
         return result
     if not path.exists() and _looks_like_hub_id(text_source):
-        return _from_hub(text_source, split, skip_bad_records, repair_offsets)
+        return _from_hub(text_source, split, skip_bad_records, repair_offsets, drop_answers_not_in_context)
+    with_split = _HUB_ID_WITH_SPLIT.match(text_source)
+    if not path.exists() and with_split and _looks_like_hub_id(with_split["id"]):
+        return _from_hub(
+            with_split["id"], with_split["split"], skip_bad_records, repair_offsets, drop_answers_not_in_context,
+            label=text_source,
+        )
     what = "is a directory" if path.is_dir() else "does not exist"
     raise DataError.one(text_source, None, None, "not_found", f"{text_source!r} {what}")
 
@@ -402,10 +428,15 @@ def _nearest_occurrence(context: str, text: str, start: int) -> int | None:
 class _Checker:
     """Validates records of one source, collecting problems rather than stopping at one."""
 
-    def __init__(self, label: str, repair_offsets: bool) -> None:
+    def __init__(self, label: str, repair_offsets: bool, drop_answers_not_in_context: bool = False) -> None:
         self.label = label
         self.repair_offsets = repair_offsets
         self.repaired = 0
+        self.drop_answers_not_in_context = drop_answers_not_in_context
+        # answer_not_in_context problems of the question being checked (drop mode), and
+        # those of kept questions whose answer was dropped.
+        self._pending_drops: list[DataProblem] = []
+        self.dropped: list[DataProblem] = []
         # id -> where it was first seen, so a duplicate's message names both places.
         self.seen_ids: dict[str, str] = {}
 
@@ -499,6 +530,11 @@ class _Checker:
                 )
                 problems.append(self.problem(record, "answers", "missing_answer", f"no answers, and {why}"))
 
+        drops, self._pending_drops = self._pending_drops, []
+        # A drop keeps its question only if the question is otherwise sound and still has
+        # an answer; else the drops are ordinary problems of that question.
+        keep = bool(answers) and not problems and qid is not None and question is not None and context is not None
+        (self.dropped if keep else problems).extend(drops)
         if problems or qid is None or question is None or context is None:
             return None, problems
         impossible = not answers
@@ -533,7 +569,7 @@ class _Checker:
         found = context[max(start, 0) : max(start, 0) + len(text)] if start >= 0 else ""
         if nearest is None:
             # A reason of its own, because no offset (and so no repair) can fix it.
-            problems.append(
+            (self._pending_drops if self.drop_answers_not_in_context else problems).append(
                 self.problem(
                     record,
                     start_field,
@@ -558,7 +594,7 @@ class _Checker:
         return None
 
 
-def _from_official(obj: Any, label: str, skip: bool, repair: bool) -> LoadResult:
+def _from_official(obj: Any, label: str, skip: bool, repair: bool, drop: bool = False) -> LoadResult:
     """Flatten and validate the official article/paragraph/question tree."""
     if not isinstance(obj, Mapping):
         raise DataError.one(
@@ -575,7 +611,7 @@ def _from_official(obj: Any, label: str, skip: bool, repair: bool) -> LoadResult
     version = obj.get("version")
     empty_means_impossible = isinstance(version, str) and version.lower().startswith("v2")
 
-    checker = _Checker(label, repair)
+    checker = _Checker(label, repair, drop)
     problems: list[DataProblem] = []
     skipped: Counter[str] = Counter()
     examples: list[Example] = []
@@ -640,7 +676,7 @@ def _from_official(obj: Any, label: str, skip: bool, repair: bool) -> LoadResult
         if len(examples) > kept_before:
             n_articles += 1
 
-    return _finish(label, examples, problems, skipped, checker.repaired, n_articles, skip)
+    return _finish(label, examples, problems, skipped, checker.repaired, n_articles, skip, checker.dropped)
 
 
 def _finish(
@@ -651,6 +687,7 @@ def _finish(
     repaired: int,
     n_articles: int,
     skip: bool,
+    dropped: Sequence[DataProblem] = (),
 ) -> LoadResult:
     """Raise the collected problems, or return what survived skipping."""
     if problems and not skip:
@@ -662,6 +699,10 @@ def _finish(
         raise DataError.one(label, None, None, "no_examples", detail)
     if skipped:
         logger.warning("%s: skipped %d bad record(s): %s", label, sum(skipped.values()), dict(skipped))
+    if dropped:
+        logger.warning(
+            "%s: dropped %d answer(s) not in their context, keeping their questions", label, len(dropped)
+        )
     return LoadResult(
         examples=examples,
         source=label,
@@ -670,11 +711,14 @@ def _finish(
         repaired=repaired,
         n_articles=n_articles,
         problems=tuple(problems),
+        dropped_answers=tuple(dropped),
     )
 
 
-def _from_hub(dataset_id: str, split: str, skip: bool, repair: bool) -> LoadResult:
-    """Load a hub dataset and validate its rows like file records."""
+def _from_hub(
+    dataset_id: str, split: str, skip: bool, repair: bool, drop: bool = False, label: str | None = None
+) -> LoadResult:
+    """Load a hub dataset and validate its rows like file records (``label`` names it in messages)."""
     import datasets
 
     try:
@@ -687,12 +731,14 @@ def _from_hub(dataset_id: str, split: str, skip: bool, repair: bool) -> LoadResu
             "hub_unavailable",
             f"could not load hub dataset {dataset_id!r} (split {split!r}): {type(exc).__name__}: {exc}",
         ) from exc
-    return _from_rows(rows, dataset_id, skip, repair)
+    return _from_rows(rows, label or dataset_id, skip, repair, drop)
 
 
-def _from_rows(rows: Iterable[Mapping[str, Any]], label: str, skip: bool, repair: bool) -> LoadResult:
+def _from_rows(
+    rows: Iterable[Mapping[str, Any]], label: str, skip: bool, repair: bool, drop: bool = False
+) -> LoadResult:
     """Validate flat hub rows (one question each, answers as parallel lists)."""
-    checker = _Checker(label, repair)
+    checker = _Checker(label, repair, drop)
     problems: list[DataProblem] = []
     skipped: Counter[str] = Counter()
     examples: list[Example] = []
@@ -728,7 +774,7 @@ def _from_rows(rows: Iterable[Mapping[str, Any]], label: str, skip: bool, repair
         elif example is not None:
             examples.append(example)
             titles.add(example.title)
-    return _finish(label, examples, problems, skipped, checker.repaired, len(titles), skip)
+    return _finish(label, examples, problems, skipped, checker.repaired, len(titles), skip, checker.dropped)
 
 
 # ---------------------------------------------------------------------------------------

@@ -114,3 +114,124 @@ def na_probability(na_scores: np.ndarray) -> np.ndarray:
     Monotone, so thresholds tuned on it order questions exactly as on the raw difference.
     """
     return 1.0 / (1.0 + np.exp(-np.clip(na_scores, -50, 50)))
+
+
+# ---------------------------------------------------------------------------------------
+# Generative answers: snap free text back onto the context
+# ---------------------------------------------------------------------------------------
+
+import re as _re  # noqa: E402  (this section is appended; the top half belongs to span decoding)
+import unicodedata as _unicodedata  # noqa: E402
+
+# One "word" is a run of non-space characters, except that every CJK ideograph, kana,
+# hangul syllable and CJK/full-width punctuation mark is a word of its own (Chinese has no
+# spaces; CMRC scores it character by character).
+_CJK = "\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+_WORD = _re.compile(f"[{_CJK}]|[^\\s{_CJK}]+")
+_OPENERS = "\"'([{<“‘«「『（【"
+_CLOSERS = "\"',;:!?)]}>”’»」』）】。，、；：！？"
+_SNAP_EXTRA_WORDS = 5
+"""Candidate spans are up to (answer words + 5) words long."""
+_SNAP_BLOCK = 1 << 21
+"""Cap on start x length x vocabulary cells scored at once (bounds memory on long contexts)."""
+
+
+def _strip_unicode_punctuation(text: str) -> str:
+    return "".join(ch for ch in text if not _unicodedata.category(ch).startswith("P"))
+
+
+def _word_tokens(word: str) -> list[str]:
+    """SQuAD-normalised tokens of one word (any Unicode punctuation dropped as well)."""
+    from .metrics import normalize_answer
+
+    return normalize_answer(_strip_unicode_punctuation(word)).split()
+
+
+def _trim_span(context: str, start: int, end: int) -> tuple[int, int]:
+    """Drop quotes, brackets and trailing punctuation at the edges of a word-boundary span
+    ("Paris," -> "Paris"); a final full stop stays on abbreviations such as "U.S."."""
+    s, e = start, end
+    while s < e - 1 and context[s] in _OPENERS:
+        s += 1
+    while e - 1 > s:
+        last = context[e - 1]
+        if last in _CLOSERS:
+            e -= 1
+        elif last == "." and "." not in context[s : e - 1].split()[-1]:
+            e -= 1
+        else:
+            break
+    return s, e
+
+
+def snap_to_context(answer: str, context: str) -> tuple[str, int, bool]:
+    """The context span that best matches a free-text ``answer``, cut from the context.
+
+    Returns ``(span, start, changed)``: ``span == context[start:start + len(span)]``, and
+    ``changed`` tells whether it differs from ``answer.strip()``. An answer found verbatim
+    in the context is returned unchanged (first occurrence). Otherwise every span of whole
+    words up to ``len(answer words) + 5`` words long is scored by SQuAD token F1 against
+    the answer (normalised as the official script does, Unicode punctuation dropped as
+    well; CJK characters are single words), and the best one wins: highest F1, then fewest
+    words, then earliest start. Quotes, brackets and trailing punctuation at its edges are
+    trimmed. When no span shares a token with the answer (or the answer is empty) the
+    result is ``("", -1, answer != "")``: there is nothing in the context to snap to.
+
+    Vectorised with numpy over all (start, length) pairs through cumulative token counts.
+    """
+    target = answer.strip()
+    if not target:
+        return "", -1, False
+    found = context.find(target)
+    if found >= 0:
+        return target, found, False
+
+    gold = [token for word in _WORD.findall(target) for token in _word_tokens(word)]
+    matches = list(_WORD.finditer(context))
+    if not gold or not matches:
+        return "", -1, True
+    vocab = {token: i for i, token in enumerate(dict.fromkeys(gold))}
+    n_words, n_vocab = len(matches), len(vocab)
+    gold_counts = np.bincount([vocab[t] for t in gold], minlength=n_vocab).astype(np.int32)
+
+    # Per word: counts of each gold token and the total number of tokens.
+    counts = np.zeros((n_words, n_vocab), dtype=np.int32)
+    lengths = np.zeros(n_words, dtype=np.int32)
+    for w, match in enumerate(matches):
+        tokens = _word_tokens(match.group())
+        lengths[w] = len(tokens)
+        for token in tokens:
+            if token in vocab:
+                counts[w, vocab[token]] += 1
+    cum_counts = np.vstack([np.zeros((1, n_vocab), dtype=np.int32), np.cumsum(counts, axis=0, dtype=np.int32)])
+    cum_lengths = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+
+    max_words = min(n_words, len(_WORD.findall(target)) + _SNAP_EXTRA_WORDS)
+    span_words = np.arange(1, max_words + 1)  # [L]
+    best = (-1.0, 0, 0)  # (f1, -words, -start), maximised lexicographically
+    best_start = best_words = -1
+    block = max(1, _SNAP_BLOCK // max(1, max_words * n_vocab))
+    for first in range(0, n_words, block):
+        starts = np.arange(first, min(n_words, first + block))[:, None]  # [B, 1]
+        ends = starts + span_words[None, :]  # [B, L], exclusive word index
+        valid = ends <= n_words
+        ends_c = np.minimum(ends, n_words)
+        span_counts = cum_counts[ends_c] - cum_counts[starts]  # [B, L, V]
+        common = np.minimum(span_counts, gold_counts).sum(axis=-1)  # [B, L]
+        pred_len = cum_lengths[ends_c] - cum_lengths[starts]
+        f1 = np.where(valid & (common > 0), 2.0 * common / np.maximum(pred_len + len(gold), 1), -1.0)
+        top = f1.max()
+        if top <= 0:
+            continue
+        # Among the top-F1 spans of this block: fewest words, then earliest start.
+        rows, cols = np.nonzero(f1 == top)
+        pick = np.lexsort((rows, cols))[0]  # primary key cols (words - 1), then rows (start)
+        r, c = int(rows[pick]), int(cols[pick])
+        candidate = (float(top), -(c + 1), -int(starts[r, 0]))
+        if candidate > best:
+            best, best_start, best_words = candidate, int(starts[r, 0]), c + 1
+    if best_start < 0:
+        return "", -1, True
+    start, end = _trim_span(context, matches[best_start].start(), matches[best_start + best_words - 1].end())
+    span = context[start:end]
+    return span, start, span != target

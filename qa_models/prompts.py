@@ -41,11 +41,11 @@ vocabularies) rarely starts a real answer, which keeps ``na_prob`` = P(first tok
 NO_ANSWER) a clean score of "no answer" rather than of some answer's first word."""
 
 SYSTEM_PROMPT = (
-    "You answer questions about a context. Reply with the shortest span of words that "
-    "answers the question, copied verbatim from the context, and nothing else. If the "
-    f"context does not contain the answer, reply exactly: {NO_ANSWER}"
+    "Answer the question with a short span copied verbatim from the context. If the context "
+    f"does not contain the answer, reply exactly: {NO_ANSWER}"
 )
-"""Task instructions, sent as the system message to every generative model."""
+"""Task instructions, sent as the system message to every generative model. Kept short: it is
+repeated in every training sequence and every prompt."""
 
 USER_TEMPLATE = "Context: {context}\n\nQuestion: {question}"
 """The user message. The context comes first and the question last, next to where the

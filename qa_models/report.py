@@ -55,6 +55,7 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 import matplotlib.style
+import matplotlib.ticker
 
 SCHEMA_VERSION = 1
 """The only ``results.json`` schema version this module reads and writes."""
@@ -453,6 +454,16 @@ def _dump_json(results: Any) -> bytes:
 # --------------------------------------------------------------------------------------
 
 
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; done once at import, before any threads write.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write via a temp file in the same directory + os.replace.
 
@@ -466,6 +477,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp makes the file private (0600); reports are shared, so use the normal mode.
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -711,7 +724,15 @@ def results_frame(results: dict, stats: dict[str, _ModelStats] | None = None, *,
         for col in extra_cols:
             rec[f"extra_{col}"] = (m.get("extra") or {}).get(col)
         records.append(rec)
-    return pd.DataFrame.from_records(records)
+    frame = pd.DataFrame.from_records(records)
+    # A missing value (zero-shot row) would turn an integer column into floats ("16.0");
+    # nullable Int64 keeps counts looking like counts.
+    for col in frame.columns:
+        raw = [rec.get(col) for rec in records]  # before pandas coerced None to NaN
+        present = [v for v in raw if v is not None]
+        if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+            frame[col] = pd.array(raw, dtype="Int64")
+    return frame
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -769,10 +790,13 @@ def _rate(x: Any) -> str:
 
 
 def _ratio(a: float, b: float) -> str | None:
+    """``a / b`` as "4.0×" / "73×" / "0.25×"; None when either side is missing or b is 0."""
     if not (_finite(a) and _finite(b)) or b == 0:
         return None
     r = a / b
-    return f"{r:.3g}×"
+    if r >= 10:
+        return f"{r:.0f}×"
+    return f"{r:.1f}×" if r >= 1 else f"{r:.2g}×"
 
 
 def _text(x: Any) -> str:
@@ -924,7 +948,22 @@ def _colors(models: list[dict]) -> dict[str, Any]:
     return {m["name"]: cmap(i % 10) for i, m in enumerate(models)}
 
 
-def _plot_train_loss(models: list[dict], colors: dict) -> bytes:
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _markers(models: list[dict]) -> dict[str, str]:
+    # Shapes as well as colours: two models with the same curve (or a colour-blind reader)
+    # can still tell the lines apart.
+    return {m["name"]: _MARKERS[i % len(_MARKERS)] for i, m in enumerate(models)}
+
+
+def _integer_epochs(ax, epochs: list[float]) -> None:
+    # Whole-epoch evaluations should not get ticks at 1.2, 1.4, ...
+    if epochs and all(float(e).is_integer() for e in epochs):
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+
+
+def _plot_train_loss(models: list[dict], colors: dict, markers: dict) -> bytes:
     fig = Figure(figsize=(8, 4.5))
     ax = fig.add_subplot()
     drawn = 0
@@ -936,7 +975,7 @@ def _plot_train_loss(models: list[dict], colors: dict) -> bytes:
             continue
         steps = [p["step"] for p in points]
         loss = [p["loss"] for p in points]
-        ax.plot(steps, loss, label=m["name"], color=colors[m["name"]], marker="o" if len(points) <= 30 else None, markersize=3, linewidth=1.4)
+        ax.plot(steps, loss, label=m["name"], color=colors[m["name"]], marker=markers[m["name"]] if len(points) <= 30 else None, markersize=3, linewidth=1.4)
         lows.append(min(loss))
         highs.append(max(loss))
         drawn += 1
@@ -955,7 +994,7 @@ def _plot_train_loss(models: list[dict], colors: dict) -> bytes:
     return _png(fig)
 
 
-def _plot_validation(models: list[dict], colors: dict) -> bytes:
+def _plot_validation(models: list[dict], colors: dict, markers: dict) -> bytes:
     series = []
     for m in models:
         evals = [e for e in ((_train(m).get("history") or {}).get("eval") or []) if isinstance(e, dict) and _finite(e.get("epoch"))]
@@ -969,11 +1008,11 @@ def _plot_validation(models: list[dict], colors: dict) -> bytes:
     for name, evals in series:
         pts = [(e["epoch"], e["f1"]) for e in evals if _finite(e.get("f1"))]
         if pts:
-            axes[0].plot(*zip(*pts), marker="o", label=name, color=colors[name])
+            axes[0].plot(*zip(*pts), marker=markers[name], label=name, color=colors[name])
         if has_loss:
             lpts = [(e["epoch"], e["eval_loss"]) for e in evals if _finite(e.get("eval_loss"))]
             if lpts:
-                axes[1].plot(*zip(*lpts), marker="o", label=name, color=colors[name])
+                axes[1].plot(*zip(*lpts), marker=markers[name], label=name, color=colors[name])
     axes[0].set_title("Validation F1 per epoch")
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("F1")
@@ -981,7 +1020,9 @@ def _plot_validation(models: list[dict], colors: dict) -> bytes:
         axes[1].set_title("Validation loss per epoch")
         axes[1].set_xlabel("epoch")
         axes[1].set_ylabel("eval loss")
+    epochs = [e["epoch"] for _, evals in series for e in evals]
     for ax in axes:
+        _integer_epochs(ax, epochs)
         ax.grid(True, alpha=0.3)
         ax.legend()
     fig.tight_layout()
@@ -1007,6 +1048,7 @@ def _plot_f1_vs_cost(models: list[dict], stats: dict[str, _ModelStats], colors: 
     fig = Figure(figsize=(7.5, 4.8))
     ax = fig.add_subplot()
     drawn = 0
+    max_hours = 0.0
     for m in models:
         st = stats[m["name"]]
         f1 = _test_f1(m, st)
@@ -1019,11 +1061,11 @@ def _plot_f1_vs_cost(models: list[dict], stats: dict[str, _ModelStats], colors: 
         yerr = None
         if ci and _finite(ci[1]):
             yerr = [[max(f1 - ci[1], 0)], [max(ci[2] - f1, 0)]]
-        ax.errorbar([hours], [f1], yerr=yerr, fmt="D" if zero else "o", markersize=8, capsize=4,
-                    color=colors[m["name"]], label=m["name"] + (" (zero-shot)" if zero else ""))
-        label = m["name"]
-        if mixed:
-            label += f" [{_train(m).get('device') or 'no training'}]"
+        ax.errorbar([hours], [f1], yerr=yerr, fmt="D" if zero else "o", markersize=8, capsize=4, color=colors[m["name"]])
+        max_hours = max(max_hours, hours)
+        label = m["name"] + (" (zero-shot)" if zero else "")
+        if mixed and not zero:
+            label += f" [{_train(m).get('device') or 'device not recorded'}]"
         ax.annotate(label, (hours, f1), textcoords="offset points", xytext=(7, 5), fontsize=9)
         drawn += 1
     if not drawn:
@@ -1031,10 +1073,13 @@ def _plot_f1_vs_cost(models: list[dict], stats: dict[str, _ModelStats], colors: 
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test F1 (95% bootstrap CI)")
     ax.set_title("Test F1 against training cost")
-    ax.set_xlim(left=0)
-    ax.margins(x=0.15, y=0.15)
+    # Room left of 0 so a zero-shot point (0 hours) is not cut in half by the axis, and
+    # room right for the point labels (the labels replace a legend).
+    span = max_hours or 1.0
+    ax.set_xlim(-0.06 * span, 1.3 * span)
+    ax.margins(y=0.15)
+    ax.axvline(0, color="0.6", linewidth=0.8, zorder=0)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return _png(fig)
 
@@ -1067,7 +1112,8 @@ def _plot_grouped(stats: dict[str, _ModelStats], colors: dict, bucket_of, order,
     if not present:
         raise _SkipPlot(f"no per-question test rows to bucket by {what}")
     names = list(table.columns)
-    fig = Figure(figsize=(max(7.5, 0.9 * len(present) * max(1, len(names)) / 1.6 + 2), 4.6))
+    # Width grows with bars but stays readable on a laptop screen / in a PR comment.
+    fig = Figure(figsize=(min(12.0, max(7.5, 0.38 * len(present) * max(1, len(names)) + 2)), 4.6))
     ax = fig.add_subplot()
     width = 0.8 / max(len(names), 1)
     x = np.arange(len(present))
@@ -1117,7 +1163,7 @@ def headline(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int =
     def score(m: dict) -> str:
         st = stats[m["name"]]
         ci = st.ci.get("all", {}).get("f1")
-        s = f"test F1 {_f(_test_f1(m, st), 1)}"
+        s = _f(_test_f1(m, st), 1)
         if ci and _finite(ci[1]):
             s += f" (95% CI {ci[1]:.1f}–{ci[2]:.1f}, {st.n['all']} questions)"
         return s
@@ -1145,7 +1191,7 @@ def headline(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int =
                 else f"Only **{top['name']}** has a test F1 ({len(models) - 1} other model(s) have none), so there is no comparison.")
         params = top.get("parameters") or {}
         qps = _num(top.get("inference"), "questions_per_s")
-        return (f"{lead} It reaches {score(top)}; cost: {hours(top)}, {_count(params.get('total'))} parameters "
+        return (f"{lead} It reaches test F1 {score(top)}; cost: {hours(top)}, {_count(params.get('total'))} parameters "
                 f"({_count(params.get('trainable'))} trainable), peak memory {mem(top)[1]}, "
                 f"{_rate(qps)} questions/s at inference.")
 
@@ -1185,8 +1231,11 @@ def headline(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int =
         mem_text += f" ({r})"
     costs.append(mem_text)
     qa, qb = _num(top.get("inference"), "questions_per_s"), _num(second.get("inference"), "questions_per_s")
-    r = _ratio(qa, qb)
-    costs.append(f"{_rate(qa)} vs {_rate(qb)} questions/s at inference" + (f" ({r} the throughput)" if r else ""))
+    q_text = f"{_rate(qa)} vs {_rate(qb)} questions/s at inference"
+    if _finite(qa) and _finite(qb) and qa > 0 and qb > 0:
+        # "31× lower throughput" reads better than "0.032× the throughput".
+        q_text += f" ({_ratio(qa, qb)} the throughput)" if qa >= qb else f" ({_ratio(qb, qa)} lower throughput)"
+    costs.append(q_text)
     text += f"Cost of **{top['name']}** relative to **{second['name']}**: " + "; ".join(costs) + "."
     if len(ranked) > 2:
         text += " Full ranking by test F1: " + " > ".join(f"{m['name']} {_f(_test_f1(m, stats[m['name']]), 1)}" for m in ranked) + "."
@@ -1379,10 +1428,11 @@ def build_report(run_dir: str | os.PathLike[str], *, n_resamples: int = DEFAULT_
     pairs = _pairs(models, stats, n_resamples, seed)
     env = results["run"].get("environment") or {}
     colors = _colors(models)
+    markers = _markers(models)
 
     builders = {
-        "train_loss": lambda: _plot_train_loss(models, colors),
-        "validation": lambda: _plot_validation(models, colors),
+        "train_loss": lambda: _plot_train_loss(models, colors, markers),
+        "validation": lambda: _plot_validation(models, colors, markers),
         "f1_vs_cost": lambda: _plot_f1_vs_cost(models, stats, colors, env),
         "f1_by_answer_length": lambda: _plot_grouped(stats, colors, _length_bucket_of, ANSWER_LENGTH_BUCKETS,
                                                      "Test F1 by gold-answer length", "gold answer length (words)", "answer length"),

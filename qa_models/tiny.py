@@ -59,7 +59,7 @@ KINDS: tuple[str, ...] = ("bert", "llama3", "qwen")
 MARKER_FILE = "tiny_model.json"
 """Written last inside a finished tiny-model folder; holds the build fingerprint."""
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 """Bump when the builders change, so cached folders are rebuilt."""
 
 CACHE_ENV = "QABENCH_CACHE_DIR"
@@ -303,7 +303,7 @@ def _llama3_tokenizer(corpus: list[str]):
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         bos_token=LLAMA3_BOS,
-        eos_token=LLAMA3_EOS,
+        eos_token=LLAMA3_EOT,  # as the Instruct tokenizer_config (its base model's is <|end_of_text|>)
         pad_token=LLAMA3_PAD,
         chat_template=LLAMA3_CHAT_TEMPLATE,
         model_max_length=8192,
@@ -411,7 +411,7 @@ def _build_into(kind: str, directory: Path, corpus: list[str]) -> None:
         # Sampling defaults like the real Instruct model's: the harness must override them.
         generation = GenerationConfig(
             bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=[tokenizer.eos_token_id, eot],
+            eos_token_id=[tokenizer.convert_tokens_to_ids(LLAMA3_EOS), eot],
             do_sample=True,
             temperature=0.6,
             top_p=0.9,

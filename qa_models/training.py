@@ -195,14 +195,36 @@ def run_trainer(
     validation: EpochValidation | None,
     resume: bool = True,
 ) -> TrainResult:
-    """Train (resuming from the newest checkpoint in the output folder if there is one)
-    and return what was measured."""
-    from transformers.trainer_utils import get_last_checkpoint
+    """Train (resuming from the newest complete checkpoint in the output folder if there is
+    one) and return what was measured.
+
+    The Trainer writes a checkpoint file by file into ``checkpoint-N`` and its
+    ``trainer_state.json`` last, so a run killed while saving leaves a folder without it,
+    which ``trainer.train`` cannot resume from. Such folders are skipped and removed.
+    """
+    import shutil
+
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
     from .adapters.base import TrainResult
 
     output_dir = trainer.args.output_dir
-    last = get_last_checkpoint(output_dir) if resume and os.path.isdir(output_dir) else None
+    last = None
+    if resume and os.path.isdir(output_dir):
+        steps = {}
+        for folder in Path(output_dir).glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+            if folder.is_dir() and folder.name.split("-")[-1].isdigit():
+                steps[folder] = int(folder.name.split("-")[-1])
+        for folder in sorted(steps, key=steps.get, reverse=True):
+            try:
+                json.loads((folder / "trainer_state.json").read_text())
+            except (OSError, ValueError):
+                shutil.rmtree(folder, ignore_errors=True)  # half-written when the run was killed
+                continue
+            last = str(folder)
+            break
+    if last is not None:
+        print(f"qabench: resuming training from {last}", file=sys.stderr)
     reset_peak_memory()
     with Stopwatch() as clock:
         trainer.train(resume_from_checkpoint=last)

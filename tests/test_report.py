@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ _QUESTIONS = [
     ("Where did expedition {i} land?", "on the northern coast of Sicily"),
     ("Which river runs through town {i}?", "the Seine"),
     ("How many soldiers fought in battle {i}?", "about 7,000"),
-    ("How much did bridge {i} cost?", "two million pounds"),
+    ("How much did bridge {i} cost?", "two million British pounds"),
     ("How did army {i} cross the channel?", "by ship across the narrow strait to the English coast at night"),
     ("Why did king {i} abdicate?", "because of a long dispute with the barons over taxes and the rights of the church"),
     ("Name the poet of anthology {i}.", "Wace"),
@@ -67,7 +68,9 @@ def make_results(
                           "gold": [gold] if has_answer else []})
     out_models = []
     for k, (name, p) in enumerate(models):
-        mrng = np.random.default_rng([seed, k])
+        # [seed, k] with k=0 would seed the same stream as `seed` alone (numpy pads with
+        # zeros), tying model 0's answers to the has_answer draws; 1 + k avoids that.
+        mrng = np.random.default_rng([seed, 1 + k])
         rows = []
         for q in questions:
             correct = mrng.random() < p
@@ -95,8 +98,8 @@ def make_results(
                 "history": {
                     "loss": [{"step": s, "epoch": s / 50, "loss": (5.5 if not big else 1.6) * np.exp(-s / 40) + 0.3}
                              for s in range(10, 101, 10)],
-                    "eval": [{"epoch": e, "eval_loss": (1.2 / e) if big else None, "exact": 50 + 10 * e, "f1": 55 + 10 * e}
-                             for e in (1.0, 2.0)],
+                    "eval": [{"epoch": e, "eval_loss": (1.2 / e) if big else None,
+                              "exact": 100 * p - 12 / e, "f1": 100 * p - 8 / e} for e in (1.0, 2.0, 3.0)],
                 },
             }
         out_models.append({
@@ -270,6 +273,7 @@ def test_write_run_writes_every_file(written):
     for png in written.plots.values():
         data = png.read_bytes()
         assert data.startswith(b"\x89PNG") and b"Software" not in data
+        assert png.stat().st_mode & 0o044, "report files must not be private to the writer"
     # No temp files left behind by the atomic writes.
     assert not [p for p in written.run_dir.iterdir() if p.name.endswith(".tmp")]
 
@@ -440,8 +444,11 @@ def test_compare_needs_two_runs(tmp_path):
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    # Keep the caller's environment (HOME holds matplotlib's font cache; without it every
+    # subprocess rebuilds the cache) and make the package importable from any cwd.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-m", "qa_models.report", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"})
+                          text=True, timeout=120, env=env)
 
 
 def test_cli_rebuild_compare_and_errors(tmp_path):
@@ -470,13 +477,24 @@ def test_cli_rebuild_compare_and_errors(tmp_path):
     assert done.returncode == 1
     assert "error:" in done.stderr and "missing top-level key 'run'" in done.stderr and "broken" in done.stderr
 
-    done = _cli(str(tmp_path / "missing"), cwd=tmp_path)
-    assert done.returncode == 1 and "not found" in done.stderr
 
-    assert _cli(cwd=tmp_path).returncode == 2  # argparse usage error
-    help_text = _cli("--help", cwd=tmp_path).stdout
+
+def test_cli_usage_in_process(tmp_path, capsys):
+    # Same parser as the subprocess runs above, without paying a fresh interpreter per case.
+    assert report.main([str(tmp_path / "missing")]) == 1
+    assert "not found" in capsys.readouterr().err
+    for argv in ([], [str(tmp_path), "--compare", "a", "b"], [str(tmp_path), "--out", "x"], ["--compare", "a"]):
+        with pytest.raises(SystemExit) as info:
+            report.main(argv)
+        assert info.value.code == 2, argv
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        report.main(["--help"])
+    help_text = capsys.readouterr().out
     for option in ("--compare", "--out", "--resamples", "--seed"):
         assert option in help_text
+    # Every option documents itself.
+    assert all(action.help for action in report._parser()._actions)
 
 
 def test_module_does_not_import_torch_or_pyplot():

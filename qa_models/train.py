@@ -1,0 +1,101 @@
+"""Recipe: fine-tune one model of a profile and score it, top to bottom.
+
+    python -m qa_models.train --profile tiny --model bert-span --out runs/bert
+    torchrun --nproc_per_node 2 -m qa_models.train --profile tiny --model bert-span --out runs/ddp
+    accelerate launch --config_file configs/accelerate/ddp.yaml -m qa_models.train ...
+
+setup (profile, data) -> estimate cost -> train (or load the cached checkpoint; a killed
+run resumes from its last Trainer checkpoint) -> save -> tune the no-answer threshold on
+validation -> score test -> write predictions and metrics. The bench suites run the same
+steps through ``qa_models.runner``; this file is the same path for one model from a shell,
+and the entry point for ``torchrun``/``accelerate launch`` (the Trainer handles DDP).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .config import ConfigError
+from .data import DataError
+from .profiles import PROFILES, ProfileError, check_needs, get_profile, with_overrides
+from .runner import evaluate, load_run_data, train_or_load, write_model_files
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m qa_models.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="tiny", choices=sorted(PROFILES), help="profile that defines models, data and hyper-parameters")
+    parser.add_argument("--model", required=True, help="name of one model of the profile, e.g. bert-span")
+    parser.add_argument("--out", required=True, help="folder for predictions.json, na_probs.json, metrics.json, predictions.csv")
+    parser.add_argument("--cache-dir", default=".cache/checkpoints", help="cache of trained checkpoints (and in-progress Trainer checkpoints)")
+    parser.add_argument("--epochs", type=float, default=None, help="override the profile's epochs")
+    parser.add_argument("--lr", type=float, default=None, help="override the profile's learning rate")
+    parser.add_argument("--batch-size", type=int, default=None, help="override the training batch size per device")
+    parser.add_argument("--seed", type=int, default=None, help="override the seed")
+    parser.add_argument("--train-file", default=None, help="training data file or hub id")
+    parser.add_argument("--validation-file", default=None, help="validation data file or hub id")
+    parser.add_argument("--test-file", default=None, help="test data file or hub id")
+    parser.add_argument("--max-train-samples", type=int, default=None, help="use only the first N training questions")
+    parser.add_argument("--quantize", choices=["none", "4bit"], default=None, help="4bit: QLoRA base (CUDA + bitsandbytes)")
+    parser.add_argument("--plain", action="store_true", help="plain baseline: pad to max length, fp32, no length grouping")
+    parser.add_argument("--skip-bad-records", action="store_true", default=None, help="skip invalid records instead of stopping")
+    parser.add_argument("--repair-offsets", action="store_true", default=None, help="repair answer_start values that miss their text")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    # -- setup ------------------------------------------------------------------------
+    try:
+        profile = with_overrides(
+            get_profile(args.profile),
+            models=[args.model],
+            epochs=args.epochs,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            train_file=args.train_file,
+            validation_file=args.validation_file,
+            test_file=args.test_file,
+            max_train_samples=args.max_train_samples,
+            quantize=args.quantize,
+            fast=False if args.plain else None,
+            skip_bad_records=args.skip_bad_records,
+            repair_offsets=args.repair_offsets,
+        )
+        check_needs(profile)
+        data = load_run_data(profile.data, profile.train.seed)
+    except (ProfileError, ConfigError, DataError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    spec = profile.models[0]
+
+    # -- train (or load the cached checkpoint) ------------------------------------------
+    trained = train_or_load(spec, profile.train, data, args.cache_dir, profile.data.track)
+
+    # -- score: threshold tuned on validation, applied to test ---------------------------
+    # Under DDP every rank trains; only the main process scores and writes.
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    evaluation = evaluate(trained.adapter, data, profile.data.track, profile.train.eval_batch_size)
+    out = write_model_files(args.out, evaluation)
+    summary = {
+        "model": spec.name,
+        "cached": trained.cached,
+        "checkpoint": str(trained.checkpoint) if trained.checkpoint else None,
+        "threshold": evaluation.threshold,
+        "validation": evaluation.validation,
+        "test": evaluation.test,
+        "train_wall_time_s": trained.train_result.wall_time_s if trained.train_result else None,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
