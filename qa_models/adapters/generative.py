@@ -268,6 +268,13 @@ class GenerativeAdapter(QAAdapter):
 
             callback = EpochValidation(predict_and_score, output_dir)
 
+        # No KV cache in training forward passes (the Trainer writes args.use_cache into the
+        # model config): it is useless there, and in this transformers version a cache also
+        # switches off the packed-sequence mask that SDPA/eager build from position_ids, so a
+        # packed row would attend across its sequences (tests/test_generative.py checks the
+        # packed path without a cache). The model's own setting is restored afterwards.
+        config = _causal_lm(self.model).config
+        saved_use_cache = config.use_cache
         args = training_arguments(
             self.spec,
             train_spec,
@@ -275,6 +282,7 @@ class GenerativeAdapter(QAAdapter):
             has_validation_loss=eval_dataset is not None,
             label_names=["labels"],
             remove_unused_columns=False,  # the collator reads exactly our columns
+            use_cache=False,
         )
         trainer = Trainer(
             model=self.model,
@@ -285,12 +293,6 @@ class GenerativeAdapter(QAAdapter):
             processing_class=self.tokenizer,
             callbacks=[callback] if callback else None,
         )
-        # No KV cache in training forward passes: it is useless there, and in this transformers
-        # version a cache also switches off the packed-sequence mask that SDPA/eager build
-        # from position_ids, so a packed row would attend across its sequences
-        # (tests/test_generative.py checks both facts).
-        config = _causal_lm(self.model).config
-        saved_use_cache, config.use_cache = config.use_cache, False
         try:
             result = run_trainer(
                 trainer,

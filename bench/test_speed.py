@@ -1,0 +1,182 @@
+"""Speed and memory: the fast path against the plain baseline, per model, in one run.
+
+For every trained row of the profile, on the same data and machine: train a short fixed
+budget (the first SPEED_TRAIN_QUESTIONS training questions, one epoch) twice, each time from
+a fresh ``create_adapter(spec)``, with ``TrainSpec(fast=False)`` (pad to max length, random
+order) and ``TrainSpec(fast=True)`` (dynamic padding, length-grouped batches; bf16 and fused
+AdamW where a GPU has them); then time prediction of the same questions plain vs fast on
+the *same* weights and check that both give the same answers. The comparison goes to
+``<run_dir>/speed.csv`` and ``speed.md`` and, as ratios, into the run's results.
+
+``pytest bench -m benchmark --qa-profile tiny`` runs it on a CPU in well under a minute.
+On a CPU, peak memory is the process's resident-set high-water mark, which never goes down:
+the second configuration of a model reports at least the first one's figure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.benchmark
+
+SPEED_TRAIN_QUESTIONS = 32
+"""Training budget per configuration: the first N training questions, one epoch."""
+SPEED_PREDICT_QUESTIONS = 32
+"""Questions predicted plain and fast on the same weights."""
+PREDICT_ROUNDS = 3
+"""Timed prediction rounds per mode; the median is reported."""
+NA_PROB_TOLERANCE = 1e-4
+"""Plain and fast prediction of one model may differ by float rounding only."""
+
+CONFIGS = ("plain", "fast")
+
+
+@pytest.fixture(scope="session")
+def speed_rows() -> list[dict[str, Any]]:
+    return []
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    """A pipe table (pandas' to_markdown needs tabulate, which is not a dependency)."""
+
+    def cell(value: Any) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "|".join("---" for _ in frame.columns) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _write_table(run_dir: Path, rows: list[dict[str, Any]], device: str) -> None:
+    frame = pd.DataFrame(rows)
+    frame.to_csv(run_dir / "speed.csv", index=False)
+    shown = frame.assign(peak_memory_mib=frame["peak_memory_bytes"] / 2**20).drop(columns=["peak_memory_bytes"])
+    shown = shown[[
+        "model", "config", "train_examples_per_s", "train_tokens_per_s", "peak_memory_mib", "memory_kind",
+        "predict_questions_per_s", "train_ratio_fast_over_plain", "predict_ratio_fast_over_plain",
+    ]]
+    text = [
+        "# Speed: fast path vs plain baseline",
+        "",
+        f"Device: {device}. Training: the first {SPEED_TRAIN_QUESTIONS} training questions (or fewer), 1 epoch, each "
+        "configuration from a fresh model. Prediction: the same questions, plain and fast, on the same weights "
+        f"(median of {PREDICT_ROUNDS} rounds). Ratios are fast / plain throughput.",
+        "",
+        "On a CPU, peak memory is the process's resident-set high-water mark (it never goes down, so a later "
+        "row reports at least an earlier row's figure); on a GPU it is torch.cuda.max_memory_allocated.",
+        "",
+        _markdown(shown),
+        "",
+    ]
+    (run_dir / "speed.md").write_text("\n".join(text))
+
+
+def _predict(adapter, questions, batch_size: int, fast: bool | None):
+    """Predict with the adapter's plain or fast path; ``fast=None`` for an adapter with one path."""
+    if fast is None:
+        return adapter.predict(questions, batch_size=batch_size)
+    return adapter.predict(questions, batch_size=batch_size, fast=fast)
+
+
+def _median_seconds(fn, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def test_fast_path_against_plain(model_name, profile, run_data, run_dir, run_results, speed_rows, benchmark, tmp_path):
+    import torch
+
+    from qa_models.adapters import create_adapter
+
+    spec = next(m for m in profile.models if m.name == model_name)
+    if spec.zero_shot:
+        pytest.skip(f"{model_name} is a zero-shot row: nothing is trained")
+    train = run_data.train[:SPEED_TRAIN_QUESTIONS]
+    questions = run_data.test[:SPEED_PREDICT_QUESTIONS]
+    batch_size = profile.train.eval_batch_size
+
+    results = {}
+    adapter = None
+    for config in CONFIGS:
+        train_spec = dataclasses.replace(profile.train, epochs=1.0, fast=config == "fast", eval_every_epoch=False)
+        torch.manual_seed(profile.train.seed)  # same initialisation of any new head in both runs
+        adapter = create_adapter(spec)
+        results[config] = adapter.train(train, [], train_spec, tmp_path / config)
+        assert results[config].wall_time_s > 0 and results[config].tokens_per_s > 0, f"{model_name} {config}: nothing trained"
+    # Windows (span) or prompts (generative) and real tokens are the same in both configurations.
+    plain, fast = results["plain"], results["fast"]
+    assert plain.examples_per_s * plain.wall_time_s == pytest.approx(fast.examples_per_s * fast.wall_time_s, rel=1e-6)
+    assert plain.tokens_per_s * plain.wall_time_s == pytest.approx(fast.tokens_per_s * fast.wall_time_s, rel=1e-6)
+
+    # Prediction, plain vs fast, on the same (fast-trained) weights.
+    has_modes = "fast" in inspect.signature(adapter.predict).parameters
+    modes: dict[str, bool | None] = {"plain": False, "fast": True} if has_modes else {"plain": None, "fast": None}
+    predictions = {config: _predict(adapter, questions, batch_size, mode) for config, mode in modes.items()}
+    if has_modes:
+        assert predictions["plain"].answers == predictions["fast"].answers, f"{model_name}: fast prediction changed answers"
+        for qid, p in predictions["plain"].na_probs.items():
+            assert abs(p - predictions["fast"].na_probs[qid]) <= NA_PROB_TOLERANCE, f"{model_name} {qid}: na_prob differs"
+    assert set(predictions["fast"].answers) == {q.id for q in questions}
+
+    plain_seconds = _median_seconds(lambda: _predict(adapter, questions, batch_size, modes["plain"]), PREDICT_ROUNDS)
+    benchmark.group = f"predict {len(questions)} questions, fast path"
+    benchmark.extra_info.update(model=model_name, questions=len(questions))
+    benchmark.pedantic(lambda: _predict(adapter, questions, batch_size, modes["fast"]), rounds=PREDICT_ROUNDS, iterations=1)
+    stats = getattr(benchmark, "stats", None)
+    fast_seconds = float(stats.stats.median) if stats is not None else _median_seconds(
+        lambda: _predict(adapter, questions, batch_size, modes["fast"]), PREDICT_ROUNDS
+    )
+    predict_qps = {"plain": len(questions) / plain_seconds, "fast": len(questions) / fast_seconds}
+    train_ratio = fast.examples_per_s / plain.examples_per_s
+    predict_ratio = predict_qps["fast"] / predict_qps["plain"] if has_modes else None
+
+    for config in CONFIGS:
+        r = results[config]
+        speed_rows.append(
+            {
+                "model": model_name,
+                "config": config,
+                "train_examples_per_s": r.examples_per_s,
+                "train_tokens_per_s": r.tokens_per_s,
+                "peak_memory_bytes": r.peak_memory_bytes,
+                "memory_kind": r.memory_kind,
+                "predict_questions_per_s": predict_qps[config],
+                "train_ratio_fast_over_plain": train_ratio if config == "fast" else None,
+                "predict_ratio_fast_over_plain": predict_ratio if config == "fast" else None,
+            }
+        )
+    _write_table(run_dir, speed_rows, fast.device)
+    run_results.update(
+        model_name,
+        speed={
+            "train_questions": len(train),
+            "predict_questions": len(questions),
+            "device": fast.device,
+            "memory_kind": fast.memory_kind,
+            "train_examples_per_s": {c: results[c].examples_per_s for c in CONFIGS},
+            "train_tokens_per_s": {c: results[c].tokens_per_s for c in CONFIGS},
+            "peak_memory_bytes": {c: results[c].peak_memory_bytes for c in CONFIGS},
+            "predict_questions_per_s": predict_qps,
+            "train_ratio_fast_over_plain": train_ratio,
+            "predict_ratio_fast_over_plain": predict_ratio,
+            "predict_modes": "plain and fast" if has_modes else "one path (the adapter has no plain prediction)",
+        },
+    )
+    assert (run_dir / "speed.csv").is_file() and (run_dir / "speed.md").is_file()

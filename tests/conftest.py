@@ -1,0 +1,64 @@
+"""Shared fixtures of the unit tests (keep it small: add fixtures, do not change these)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = REPO_ROOT / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_paths(tmp_path_factory) -> dict[str, Path]:
+    """The three tiny models ("bert", "llama3", "qwen"), built once per session into a temp folder."""
+    from qa_models.tiny import KINDS, build_tiny_model
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {kind: build_tiny_model(kind, root / f"tiny-{kind}") for kind in KINDS}
+
+
+@pytest.fixture(scope="session")
+def tiny_squad_examples():
+    """Examples of fixtures/squad_v2_tiny.json (answerable and unanswerable)."""
+    from qa_models.data import load_examples
+
+    return list(load_examples(str(FIXTURES / "squad_v2_tiny.json")).examples)
+
+
+@pytest.fixture(scope="session")
+def generative_spec(tiny_model_paths):
+    """Factory: ``generative_spec("llama3" | "qwen", **overrides)`` -> a generative ModelSpec of a
+    tiny model (LoRA r=4 unless ``lora=None``), with the real end-of-turn token."""
+    from qa_models.config import LoraSpec, ModelSpec
+
+    end_of_turn = {"llama3": "<|eot_id|>", "qwen": "<|im_end|>"}
+
+    def make(kind: str, **overrides):
+        fields = dict(
+            name=f"tiny-{kind}-generative",
+            model_id=str(tiny_model_paths[kind]),
+            method="generative",
+            family=kind,
+            end_of_turn_token=end_of_turn[kind],
+            lora=LoraSpec(r=4, alpha=8, dropout=0.0),
+            max_seq_length=192,
+            max_new_tokens=6,
+        )
+        fields.update(overrides)
+        return ModelSpec(**fields)
+
+    return make
+
+
+@pytest.fixture
+def torch_single_thread():
+    """One intra-op torch thread for the test: tiny models gain nothing from more, and on a busy
+    2-core machine OpenMP threads waiting on each other made them about 5x slower."""
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
