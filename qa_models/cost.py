@@ -570,3 +570,102 @@ __all__ = [
     "this_machine",
     "training_flops",
 ]
+
+
+# -- projections for the founding experiment (python -m qa_models.cost) ----------------------------
+
+FULL_SQUAD_V2_TRAIN_QUESTIONS = 130_319
+"""Questions in the official SQuAD v2.0 train set (../shared/data/README.md)."""
+
+
+def _tokens_per_question(train_file: str, tokenizer_source: str) -> tuple[float, int, int]:
+    """Real span-window tokens per question of ``train_file`` with bert-base-uncased's
+    settings (question first, 384-token windows, stride 128), counted with the tokenizer at
+    ``tokenizer_source``."""
+    from transformers import AutoTokenizer
+
+    from .config import ModelSpec
+    from .data import load_examples
+
+    examples = load_examples(train_file, split="train").examples
+    spec = ModelSpec(name="bert-base-span", model_id=tokenizer_source)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+    n_tokens = count_training_tokens(tokenizer, examples, spec)
+    return n_tokens / len(examples), n_tokens, len(examples)
+
+
+def seed_projections(
+    tokens_per_question: float,
+    gpus: Sequence[str] = ("L4", "H100-SXM"),
+    questions: int = FULL_SQUAD_V2_TRAIN_QUESTIONS,
+    mfu: float = DEFAULT_MFU,
+) -> list[dict[str, Any]]:
+    """Projected cost of the seed profile's fine-tunes (bert-base full, Llama-3-8B and
+    Qwen1.5-7B generative QLoRA) on full SQuAD v2, with full-size parameter counts from
+    ``shapes`` and the seed profile's hyper-parameters."""
+    from . import shapes
+    from .profiles import seed_profile
+
+    profile = seed_profile()
+    rows_of = {"bert-base-span": shapes.BERT_BASE, "llama3-8b-generative": shapes.LLAMA3_8B, "qwen1.5-7b-generative": shapes.QWEN15_7B}
+    n_tokens = int(round(tokens_per_question * questions))
+    out = []
+    for row, shape in rows_of.items():
+        spec = next(m for m in profile.models if m.name == row)
+        counts = shapes.parameter_counts_on_meta(shape, spec.lora, spec.method)
+        config = shapes.full_size_config(shape)
+        for gpu in gpus:
+            estimate = estimate_for_profile_model(spec, profile.train, n_tokens, counts, gpu, model_config=config, mfu=mfu)
+            out.append(
+                {
+                    "model": row,
+                    "method": estimate.method,
+                    "gpu": estimate.device,
+                    "params_total": counts.total,
+                    "params_trainable": counts.trainable,
+                    "tokens_per_epoch": n_tokens,
+                    "epochs": estimate.epochs,
+                    "flops": estimate.flops,
+                    "hours": estimate.hours,
+                    "mfu_assumed": estimate.mfu,
+                    "peak_memory_gib": estimate.peak_memory_bytes / GiB,
+                    "device_memory_gib": estimate.device_memory_bytes / GiB,
+                    "fits": estimate.fits,
+                    "line": format_estimate(estimate, row),
+                }
+            )
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the seed profile's projected cost on full SQuAD v2 (estimates, not measurements)."""
+    import argparse
+
+    from .profiles import minilm_model_path, shared_data_dir
+
+    parser = argparse.ArgumentParser(
+        prog="python -m qa_models.cost",
+        description="Project the founding experiment's fine-tunes (bert-base full; Llama-3-8B and Qwen1.5-7B "
+        "generative QLoRA) on full SQuAD v2: FLOPs, hours at an assumed MFU, and whether they fit.",
+    )
+    parser.add_argument("--train-file", default=str(shared_data_dir() / "squad_v2" / "train-v2.0-first10.json"),
+                        help="SQuAD-format slice whose tokens per question are scaled up (default: the shared train slice)")
+    parser.add_argument("--tokenizer", default=None,
+                        help="tokenizer folder for counting (default: the MiniLM package's, which has bert-base-uncased's vocabulary)")
+    parser.add_argument("--questions", type=int, default=FULL_SQUAD_V2_TRAIN_QUESTIONS,
+                        help="questions per epoch of the projected run (default: full SQuAD v2 train)")
+    parser.add_argument("--gpus", default="L4,H100-SXM", help=f"comma-separated devices, from {sorted(GPUS)}")
+    parser.add_argument("--mfu", type=float, default=DEFAULT_MFU, help="assumed model FLOPs utilisation")
+    args = parser.parse_args(argv)
+
+    tokenizer = args.tokenizer or str(minilm_model_path())
+    per_question, n_tokens, n_questions = _tokens_per_question(args.train_file, tokenizer)
+    print(f"{args.train_file}: {n_questions:,} questions, {n_tokens:,} real span-window tokens, "
+          f"{per_question:.2f} per question -> {per_question * args.questions:,.0f} tokens per epoch for {args.questions:,} questions")
+    for row in seed_projections(per_question, [g.strip() for g in args.gpus.split(",") if g.strip()], args.questions, args.mfu):
+        print(row["line"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

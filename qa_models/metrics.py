@@ -24,7 +24,7 @@ import collections
 import math
 import re
 import string
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -204,6 +204,17 @@ def per_question_scores(
     such questions are skipped the way the official script skips them: they
     are absent from both returned dicts.
     """
+    return _max_over_gold(gold, preds, exact_match, token_f1, allow_missing)
+
+
+def _max_over_gold(
+    gold: Mapping[str, list[str]],
+    preds: Mapping[str, str],
+    exact_fn: Callable[[str, str], int],
+    f1_fn: Callable[[str, str], float],
+    allow_missing: bool,
+) -> tuple[dict[str, int], dict[str, float]]:
+    """EM and F1 of every question, max over its gold answers, for either metric."""
     missing = [qid for qid in gold if qid not in preds]
     if missing and not allow_missing:
         raise _missing_error("prediction", missing, len(gold))
@@ -216,8 +227,8 @@ def per_question_scores(
         if not isinstance(pred, str):
             raise TypeError(f"prediction for {qid!r} is {type(pred).__name__}, expected str")
         answers = answers or [""]
-        exact_scores[qid] = max(exact_match(a, pred) for a in answers)
-        f1_scores[qid] = max(token_f1(a, pred) for a in answers)
+        exact_scores[qid] = max(exact_fn(a, pred) for a in answers)
+        f1_scores[qid] = max(f1_fn(a, pred) for a in answers)
     return exact_scores, f1_scores
 
 
@@ -535,21 +546,7 @@ def cmrc2018_per_question(
     is an error naming the ids unless ``allow_missing=True``, which leaves the
     question out of both dicts. Predictions for unknown ids are ignored.
     """
-    missing = [qid for qid in gold if qid not in preds]
-    if missing and not allow_missing:
-        raise _missing_error("prediction", missing, len(gold))
-    exact: dict[str, int] = {}
-    f1: dict[str, float] = {}
-    for qid, answers in gold.items():
-        if qid not in preds:
-            continue
-        pred = preds[qid]
-        if not isinstance(pred, str):
-            raise TypeError(f"prediction for {qid!r} is {type(pred).__name__}, expected str")
-        answers = answers or [""]
-        exact[qid] = max(cmrc_exact_match(a, pred) for a in answers)
-        f1[qid] = max(cmrc_f1(a, pred) for a in answers)
-    return exact, f1
+    return _max_over_gold(gold, preds, cmrc_exact_match, cmrc_f1, allow_missing)
 
 
 def cmrc2018_scores(

@@ -423,7 +423,7 @@ class GenerativeAdapter(QAAdapter):
             from peft import PeftModel
 
             base = _load_causal_lm(spec.model_id, spec)
-            model = PeftModel.from_pretrained(base, str(directory), is_trainable=False)
+            model = PeftModel.from_pretrained(base, str(directory), is_trainable=True)  # trainable as trained: parameter counts match, and training can go on
         else:
             model = _load_causal_lm(directory, spec)
         model.eval()

@@ -19,6 +19,7 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer, DataColla
 from .. import features, postprocess, training
 from ..config import ModelSpec, TrainSpec
 from ..data import Example
+from ..prompts import ensure_pad_token
 from .base import Predictions, QAAdapter, TrainResult, ValidationScorer
 
 QA_HEAD = "qa_outputs"
@@ -28,11 +29,8 @@ def _load_tokenizer(spec: ModelSpec, source: str | Path):
     tokenizer = AutoTokenizer.from_pretrained(source)
     # Set explicitly, never inherited from the checkpoint: window positions must not shift.
     tokenizer.padding_side = spec.padding_side
-    if tokenizer.pad_token is None:
-        # Decoders ship without a pad token. Padding is masked out of attention and loss,
-        # so any id works; EOS keeps the vocabulary unchanged.
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    # Decoders ship without a pad token; the same choice as generative rows (an existing token).
+    return ensure_pad_token(tokenizer, spec)
 
 
 class SpanAdapter(QAAdapter):
@@ -173,7 +171,7 @@ class SpanAdapter(QAAdapter):
             )
             if base.config.pad_token_id is None:
                 base.config.pad_token_id = tokenizer.pad_token_id
-            model = PeftModel.from_pretrained(base, directory)
+            model = PeftModel.from_pretrained(base, directory, is_trainable=True)  # counts match training
         else:
             model = AutoModelForQuestionAnswering.from_pretrained(directory, dtype=training.torch_dtype(spec))
         model.eval()
