@@ -88,9 +88,12 @@ def _device_memory(error: BaseException) -> tuple[str, str]:
     try:
         import torch
 
-        cuda = torch.cuda.is_available() and (isinstance(error, torch.OutOfMemoryError) or "cuda" in text or "cublas" in text)
-        if not cuda:
+        if "mps" in text:
+            return "mps (Apple GPU)", ""
+        if not (isinstance(error, torch.OutOfMemoryError) or "cuda" in text or "cublas" in text):
             return "cpu (host RAM)", ""
+        if not torch.cuda.is_available():
+            return "cuda", ""
         index = torch.cuda.current_device()
         label = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
         free, total = torch.cuda.mem_get_info(index)
@@ -117,7 +120,7 @@ def describe_out_of_memory(stage: str, model_name: str, error: BaseException) ->
     ]
     if memory:
         lines.append(memory)
-    lines.append("Options that reduce memory (one at a time, largest effect first):")
+    lines.append("Options that reduce memory (try one at a time):")
     lines += [f"  - {option}" for option in _SUGGESTIONS.get(stage, _SUGGESTIONS["training"])]
     return QABenchOutOfMemory("\n".join(lines), stage=stage, model_name=model_name, device=device)
 

@@ -837,6 +837,11 @@ class _Table:
 
 
 @dataclass
+class _List:
+    items: list[str]  # each may use **bold** and `code`, like _Para
+
+
+@dataclass
 class _Image:
     file: str
     alt: str
@@ -864,6 +869,8 @@ def _render_md(blocks: list) -> str:
             for row in b.frame.itertuples(index=False):
                 lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
             out.append("\n".join(lines))
+        elif isinstance(b, _List):
+            out.append("\n".join(f"- {item}" for item in b.items))
         elif isinstance(b, _Image):
             out.append(f"![{b.alt}]({b.file})")
     return "\n\n".join(out) + "\n"
@@ -875,18 +882,29 @@ def _inline_html(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
 
 
+def _header_html(name: Any) -> str:
+    # Key names such as cross_lingual_repaired_offsets are one unbreakable word; a break
+    # opportunity after each underscore lets the header wrap instead of widening its column.
+    return html.escape(str(name)).replace("_", "_<wbr>")
+
+
 _CSS = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1100px;
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, "Noto Sans CJK SC", "Noto Sans SC", "PingFang SC",
+       "Microsoft YaHei", "Source Han Sans SC", sans-serif; max-width: 1100px;
        margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { border-bottom: 2px solid #ddd; padding-bottom: .2em; }
 h2 { border-bottom: 1px solid #eee; padding-bottom: .15em; margin-top: 1.8em; }
-table { border-collapse: collapse; margin: .8em 0; font-size: 0.9em; }
+.table-wrap { overflow-x: auto; max-width: 100%; margin: .8em 0; }
+table { border-collapse: collapse; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: .3em .6em; vertical-align: top; }
 th { background: #f3f4f6; text-align: left; }
 tr:nth-child(even) td { background: #fafafa; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
 blockquote { color: #555; border-left: 4px solid #ddd; margin: .8em 0; padding: .1em 1em; }
-code { background: #f3f4f6; padding: 0 .25em; border-radius: 3px; }
+code { background: #f3f4f6; padding: 0 .25em; border-radius: 3px; overflow-wrap: anywhere; }
+ul.long-values li { overflow-wrap: anywhere; }
+figure { margin: 1em 0; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
 """.strip()
 
@@ -904,12 +922,15 @@ def _render_html(blocks: list, title: str) -> str:
         elif isinstance(b, _Table):
             cols = list(b.frame.columns)
             cls = [' class="num"' if c in b.right else "" for c in cols]
-            out.append("<table>")
-            out.append("<thead><tr>" + "".join(f"<th{k}>{html.escape(str(c))}</th>" for c, k in zip(cols, cls)) + "</tr></thead>")
+            # The wrapper scrolls a wide table inside the page instead of widening the page.
+            out.append('<div class="table-wrap"><table>')
+            out.append("<thead><tr>" + "".join(f"<th{k}>{_header_html(c)}</th>" for c, k in zip(cols, cls)) + "</tr></thead>")
             out.append("<tbody>")
             for row in b.frame.itertuples(index=False):
                 out.append("<tr>" + "".join(f"<td{k}>{html.escape(str(v))}</td>" for v, k in zip(row, cls)) + "</tr>")
-            out.append("</tbody></table>")
+            out.append("</tbody></table></div>")
+        elif isinstance(b, _List):
+            out.append('<ul class="long-values">' + "".join(f"<li>{_inline_html(item)}</li>" for item in b.items) + "</ul>")
         elif isinstance(b, _Image):
             # Inlined so the HTML is one self-contained file (mail it, attach it to a PR).
             data = base64.b64encode(b.png).decode("ascii")
@@ -1029,26 +1050,41 @@ def _plot_validation(models: list[dict], colors: dict, markers: dict) -> bytes:
     return _png(fig)
 
 
-def _cost_axis_label(models: list[dict], env: dict) -> tuple[str, bool]:
-    """X label for F1-vs-cost and whether devices are mixed (then each point is labelled)."""
+def _time_unit(max_seconds: float) -> tuple[float, str]:
+    """Seconds per unit and the unit's name for training times up to ``max_seconds``.
+
+    Hours (GPU-hours) are the usual unit of training cost, but a tiny CPU run would read
+    "0.00 CPU-hours"; short runs get minutes or seconds so their numbers stay readable.
+    """
+    if _finite(max_seconds) and max_seconds < 90:
+        return 1.0, "seconds"
+    if _finite(max_seconds) and max_seconds < 360:
+        return 60.0, "minutes"
+    return 3600.0, "hours"
+
+
+def _cost_axis_label(models: list[dict], env: dict, unit: str) -> tuple[str, bool]:
+    """X label for F1-vs-cost and whether devices are mixed (then the legend names each device)."""
     kinds = {_device_kind(_train(m).get("device")) for m in models if _finite(_train(m).get("wall_time_s"))}
     if kinds == {"GPU"}:
         gpu = env.get("gpu_name")
-        return (f"GPU-hours ({gpu}, wall clock)" if gpu else "GPU-hours (wall clock)"), False
+        return (f"GPU-{unit} ({gpu}, wall clock)" if gpu else f"GPU-{unit} (wall clock)"), False
     if kinds == {"CPU"}:
         cpu = env.get("cpu")
-        return (f"CPU-hours ({cpu}, wall clock)" if cpu else "CPU-hours (wall clock)"), False
-    return "training hours on each model's device (wall clock)", True
+        return (f"CPU-{unit} ({cpu}, wall clock)" if cpu else f"CPU-{unit} (wall clock)"), False
+    return f"training {unit} on each model's device (wall clock)", True
 
 
-def _plot_f1_vs_cost(models: list[dict], stats: dict[str, _ModelStats], colors: dict, env: dict) -> bytes:
-    if not any(_finite(_train(m).get("wall_time_s")) for m in models):
+def _plot_f1_vs_cost(models: list[dict], stats: dict[str, _ModelStats], colors: dict, markers: dict, env: dict) -> bytes:
+    walls = [_train(m).get("wall_time_s") for m in models if _finite(_train(m).get("wall_time_s"))]
+    if not walls:
         raise _SkipPlot("no model records a training wall time")
-    xlabel, mixed = _cost_axis_label(models, env)
-    fig = Figure(figsize=(7.5, 4.8))
+    per_unit, unit = _time_unit(max(walls))
+    xlabel, mixed = _cost_axis_label(models, env, unit)
+    fig = Figure(figsize=(9.5, 4.8))
     ax = fig.add_subplot()
     drawn = 0
-    max_hours = 0.0
+    max_x = 0.0
     for m in models:
         st = stats[m["name"]]
         f1 = _test_f1(m, st)
@@ -1056,30 +1092,34 @@ def _plot_f1_vs_cost(models: list[dict], stats: dict[str, _ModelStats], colors: 
         zero = bool(m.get("zero_shot")) or m.get("train") is None
         if not _finite(f1) or not (_finite(wall) or zero):
             continue
-        hours = wall / 3600 if _finite(wall) else 0.0
+        x = wall / per_unit if _finite(wall) else 0.0
         ci = st.ci.get("all", {}).get("f1")
         yerr = None
         if ci and _finite(ci[1]):
             yerr = [[max(f1 - ci[1], 0)], [max(ci[2] - f1, 0)]]
-        ax.errorbar([hours], [f1], yerr=yerr, fmt="D" if zero else "o", markersize=8, capsize=4, color=colors[m["name"]])
-        max_hours = max(max_hours, hours)
         label = m["name"] + (" (zero-shot)" if zero else "")
         if mixed and not zero:
             label += f" [{_train(m).get('device') or 'device not recorded'}]"
-        ax.annotate(label, (hours, f1), textcoords="offset points", xytext=(7, 5), fontsize=9)
+        # A legend with one marker shape per model instead of text beside each point: points
+        # at almost the same cost would otherwise print their labels on top of each other.
+        # Hollow markers keep a point visible when another one sits exactly on it.
+        ax.errorbar([x], [f1], yerr=yerr, fmt=markers[m["name"]], markersize=9, markerfacecolor="none",
+                    markeredgewidth=1.8, capsize=4, elinewidth=1.0, color=colors[m["name"]], label=label)
+        max_x = max(max_x, x)
         drawn += 1
     if not drawn:
         raise _SkipPlot("no model has both a test F1 and a training cost")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test F1 (95% bootstrap CI)")
     ax.set_title("Test F1 against training cost")
-    # Room left of 0 so a zero-shot point (0 hours) is not cut in half by the axis, and
-    # room right for the point labels (the labels replace a legend).
-    span = max_hours or 1.0
-    ax.set_xlim(-0.06 * span, 1.3 * span)
+    # Room left of 0 so a zero-shot point (0 cost) is not cut in half by the axis.
+    span = max_x or 1.0
+    ax.set_xlim(-0.06 * span, 1.08 * span)
     ax.margins(y=0.15)
     ax.axvline(0, color="0.6", linewidth=0.8, zorder=0)
     ax.grid(True, alpha=0.3)
+    # Outside the axes, so the legend never hides a point.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=9)
     fig.tight_layout()
     return _png(fig)
 
@@ -1168,16 +1208,18 @@ def headline(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int =
             s += f" (95% CI {ci[1]:.1f}–{ci[2]:.1f}, {st.n['all']} questions)"
         return s
 
-    def hours(m: dict) -> str:
+    def hours(m: dict, scale: float = math.nan) -> str:
+        # ``scale``: the longest wall time being compared, so both sides share one unit.
         tr = m.get("train")
         if tr is None or m.get("zero_shot"):
             return "no training (zero-shot)"
         wall = _num(tr, "wall_time_s")
         if not _finite(wall):
             return "training time not recorded"
+        per_unit, name = _time_unit(max(wall, scale) if _finite(scale) else wall)
         kind = _device_kind(tr.get("device"))
-        unit = f"{kind}-hours" if kind else f"hours on {tr.get('device') or 'an unnamed device'}"
-        return f"{wall / 3600:.2f} {unit}"
+        unit = f"{kind}-{name}" if kind else f"{name} on {tr.get('device') or 'an unnamed device'}"
+        return f"{wall / per_unit:.2f} {unit}" if name == "hours" else f"{wall / per_unit:.1f} {unit}"
 
     def mem(m: dict) -> tuple[float, str]:
         tr = _train(m)
@@ -1200,9 +1242,11 @@ def headline(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int =
     f_a, f_b = _test_f1(top, st_a), _test_f1(second, st_b)
     pairs = _pairs_frame if _pairs_frame is not None else _pairs(models, stats, n_resamples, seed)
     row = pairs[(pairs["model_a"] == top["name"]) & (pairs["model_b"] == second["name"])]
-    verb = "wins" if f_a > f_b else "ties"
-    text = (f"**{top['name']}** {verb} on test F1 with {score(top)}, "
-            f"{f_a - f_b:.1f} points ahead of the runner-up **{second['name']}** ({_f(f_b, 1)}). ")
+    if f_a > f_b:
+        text = (f"**{top['name']}** wins on test F1 with {score(top)}, "
+                f"{f_a - f_b:.1f} points ahead of the runner-up **{second['name']}** ({_f(f_b, 1)}). ")
+    else:
+        text = f"**{top['name']}** ties on test F1 with the runner-up **{second['name']}**: both score {score(top)}. "
     if not row.empty and _finite(row.iloc[0]["ci_low"]):
         r = row.iloc[0]
         verdict = ("which excludes zero, so the lead is unlikely to be test-set sampling noise"
@@ -1216,7 +1260,8 @@ def headline(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int =
     costs = []
     wa, wb = _num(top.get("train"), "wall_time_s"), _num(second.get("train"), "wall_time_s")
     r = _ratio(wa, wb)
-    costs.append(f"training {hours(top)} vs {hours(second)}" + (f" ({r})" if r else ""))
+    scale = max((w for w in (wa, wb) if _finite(w)), default=math.nan)
+    costs.append(f"training {hours(top, scale)} vs {hours(second, scale)}" + (f" ({r})" if r else ""))
     pa, pb = top.get("parameters") or {}, second.get("parameters") or {}
     r = _ratio(_num(pa, "total"), _num(pb, "total"))
     costs.append(f"{_count(pa.get('total'))} vs {_count(pb.get('total'))} parameters" + (f" ({r})" if r else "")
@@ -1238,8 +1283,138 @@ def headline(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int =
     costs.append(q_text)
     text += f"Cost of **{top['name']}** relative to **{second['name']}**: " + "; ".join(costs) + "."
     if len(ranked) > 2:
-        text += " Full ranking by test F1: " + " > ".join(f"{m['name']} {_f(_test_f1(m, stats[m['name']]), 1)}" for m in ranked) + "."
+        f1s = [_test_f1(m, stats[m["name"]]) for m in ranked]
+        ranking = f"{ranked[0]['name']} {_f(f1s[0], 1)}"
+        for m, prev, f1 in zip(ranked[1:], f1s, f1s[1:]):
+            ranking += f" {'=' if f1 == prev else '>'} {m['name']} {_f(f1, 1)}"
+        text += f" Full ranking by test F1: {ranking}."
     return text
+
+
+_GLANCE_TEXT_COLUMNS = frozenset({"model", "method", "quantisation"})
+_MEMORY_KINDS = {"cuda": "GPU", "cpu_rss": "CPU RSS"}
+
+
+def at_a_glance(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+                _stats: dict[str, _ModelStats] | None = None) -> pd.DataFrame:
+    """The decision table: one row per model, best test F1 first, cells formatted as strings.
+
+    Columns: model, method, quantisation, test F1 [95% CI], test EM, HasAns F1, NoAns F1
+    (both only when some model has them; CMRC has no unanswerable questions), parameters
+    (total / trainable), train time, peak memory, questions/s and latency p50. Order is
+    that of :func:`headline` (ties keep input order; models without a test F1 last).
+    """
+    models = results["models"]
+    stats = _stats or {m["name"]: _model_stats(m, n_resamples, seed) for m in models}
+    subsets = [s for s in ("HasAns", "NoAns") if any(_finite(_metric(m, stats[m["name"]], s, "f1")) for m in models)]
+    rows = []
+    for m in _ranked(models, stats):
+        st = stats[m["name"]]
+        tr, inf, params = _train(m), m.get("inference") or {}, m.get("parameters") or {}
+        ci = st.ci.get("all", {}).get("f1")
+        f1 = _f(_test_f1(m, st))
+        if ci and _finite(ci[1]):
+            f1 += f" {_ci(ci[1], ci[2])}"
+        zero = bool(m.get("zero_shot")) or m.get("train") is None
+        peak = tr.get("peak_memory_bytes")
+        memory = _gib(peak)
+        if _finite(peak) and tr.get("memory_kind"):
+            memory += f" {_MEMORY_KINDS.get(tr['memory_kind'], tr['memory_kind'])}"
+        row = {"model": m["name"], "method": _text(m.get("method")), "quantisation": _text(m.get("quantize")),
+               "test F1 [95% CI]": f1, "test EM": _f(_metric(m, st, "all", "exact"))}
+        for s in subsets:
+            row[f"{s} F1"] = _f(_metric(m, st, s, "f1"))
+        row["params (total / trainable)"] = f"{_count(params.get('total'))} / {_count(params.get('trainable'))}"
+        row["train time"] = "zero-shot" if zero and not _finite(tr.get("wall_time_s")) else _duration(tr.get("wall_time_s"))
+        row["peak memory (train)"] = memory
+        row["questions/s"] = _rate(inf.get("questions_per_s"))
+        row["latency p50 (s)"] = _f(_num(inf, "latency_p50_s"), 3)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# Keys other suites write into a model's "extra" (bench/conftest.py flattens their pieces
+# as <suite>_<key>): prefix -> (heading, note). Each group gets its own small table.
+_EXTRA_GROUPS = {
+    "cross_lingual_": ("Cross-lingual: CMRC 2018 scores of SQuAD-trained models",
+                       "Each SQuAD-trained checkpoint answers the CMRC 2018 test questions, scored with the CMRC metric "
+                       "(EM and F1 on a 0-100 scale). unk_share is the tokenizer's unknown-token share of those contexts; "
+                       "unk_kind says what counts as unknown ([UNK] tokens, or byte-fallback pieces)."),
+    "speed_": ("Speed: fast vs plain path",
+               "From the speed suite: the same short training budget run plain and fast, and the same questions "
+               "predicted both ways on the same weights. Ratios are fast / plain throughput (above 1: the fast path "
+               "is faster). Per-configuration numbers are in speed.md in the run directory."),
+    "coverage_": ("Tokenizer coverage",
+                  "Share of the distinct test contexts' tokens that the tokenizer cannot represent as whole characters: "
+                  "[UNK] tokens (kind unk, the text is lost) or byte pieces (kind byte_fallback, nothing is lost). "
+                  "Compare shares within one kind only."),
+}
+_GROUP_ORDER = ("cross_lingual_", "speed_", "coverage_")
+
+_LONG_TEXT = 30
+"""Text values longer than this go to a list below a diagnostics table, not into a cell."""
+
+
+def _extra_table(models: list[dict], keys: list[str], strip: str) -> list:
+    """Blocks for one group of ``extra`` keys: a table of short values, then a list of long ones.
+
+    A key whose values are all numbers, booleans, missing or short text gets a column; a
+    key with any text longer than ``_LONG_TEXT`` (a file path, a sentence) is listed below
+    the table instead, once when every model records the same value.
+    """
+    def label(key: str) -> str:
+        return key[len(strip):] if strip else key
+
+    long_keys = [k for k in keys
+                 if any(isinstance(v, str) and len(v) > _LONG_TEXT for m in models for v in [(m.get("extra") or {}).get(k)])]
+    cols = [k for k in keys if k not in long_keys]
+    blocks: list = []
+    rows = [m for m in models if any((m.get("extra") or {}).get(k) is not None for k in cols)]
+    if cols and rows:
+        frame = pd.DataFrame([[m["name"]] + [_text((m.get("extra") or {}).get(k)) for k in cols] for m in rows],
+                             columns=["model", *(label(k) for k in cols)])
+        numeric = frozenset(label(k) for k in cols
+                            if all(_is_number(v) for m in rows for v in [(m.get("extra") or {}).get(k)] if v is not None))
+        blocks.append(_Table(frame, numeric))
+    items = []
+    for k in long_keys:
+        values = [(m["name"], (m.get("extra") or {})[k]) for m in models if (m.get("extra") or {}).get(k) is not None]
+        distinct = {str(v) for _, v in values}
+        if len(distinct) == 1 and len(values) > 1:
+            items.append(f"`{label(k)}` ({len(values)} models): {values[0][1]}")
+        else:
+            items += [f"`{label(k)}` ({name}): {_text(v)}" for name, v in values]
+    if items:
+        blocks.append(_List(items))
+    return blocks
+
+
+def _extra_blocks(models: list[dict]) -> list:
+    """The "Model-specific diagnostics" section: ungrouped ``extra`` keys, then one table per suite group."""
+    scalar: list[str] = []
+    structured: list[str] = []
+    for m in models:
+        for k, v in (m.get("extra") or {}).items():
+            target = structured if isinstance(v, (dict, list)) else scalar
+            if k not in scalar and k not in structured:
+                target.append(k)
+    if not scalar and not structured:
+        return []
+    grouped = {prefix: [k for k in scalar if k.startswith(prefix)] for prefix in _GROUP_ORDER}
+    rest = [k for k in scalar if not any(k in keys for keys in grouped.values())]
+    B: list = [_Heading(2, "Model-specific diagnostics")]
+    if rest:
+        B += _extra_table(models, rest, "")
+    if structured:
+        B.append(_Note("Structured values are not tabulated; read them in results.json: "
+                       + ", ".join(f"`{k}`" for k in structured) + "."))
+    for prefix in _GROUP_ORDER:
+        if grouped[prefix]:
+            heading, note = _EXTRA_GROUPS[prefix]
+            B.append(_Heading(3, heading))
+            B += _extra_table(models, grouped[prefix], prefix)
+            B.append(_Note(f"{note} Keys `{prefix}*` of each model's `extra` (results.csv: `extra_{prefix}*`)."))
+    return B
 
 
 def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, plots: dict[str, bytes],
@@ -1252,6 +1427,16 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
     B.append(_Heading(1, f"qabench report: {run.get('run_id') or 'unnamed run'}"))
     B.append(_Para(f"**Question.** {run.get('question') or 'No question recorded for this run.'}"))
     B.append(_Para(f"**Answer.** {headline(results, n_resamples=n_resamples, seed=seed, _stats=stats, _pairs_frame=pairs)}"))
+    glance = at_a_glance(results, _stats=stats)
+    if not glance.empty:
+        B.append(_Heading(2, "At a glance"))
+        B.append(_Table(glance, frozenset(glance.columns) - _GLANCE_TEXT_COLUMNS))
+        B.append(_Note(f"Sorted by test F1, best first. Test F1 carries a 95% bootstrap CI over test questions "
+                       f"({n_resamples} resamples); overlapping CIs do not separate two models, see the paired "
+                       f"bootstrap below. Train time and peak memory are those of training ("
+                       f"{_DASH} for zero-shot rows); CUDA peak and CPU RSS are not comparable. Questions/s and "
+                       f"latency p50 (seconds per question) are measured at inference."))
+    B.append(_Heading(2, "Run"))
     B.append(_Table(pd.DataFrame(
         [["run id", _text(run.get("run_id"))], ["profile", _text(run.get("profile"))], ["track", _text(run.get("track"))],
          ["started", _text(run.get("started"))], ["finished", _text(run.get("finished"))], ["seed", _text(run.get("seed"))],
@@ -1367,14 +1552,7 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
     else:
         B.append(_Note("No probes recorded."))
 
-    # --- extras ---
-    extra_keys: list[str] = []
-    for m in models:
-        extra_keys += [k for k, v in (m.get("extra") or {}).items() if k not in extra_keys and not isinstance(v, (dict, list))]
-    if extra_keys:
-        B.append(_Heading(2, "Model-specific diagnostics"))
-        erow = [[m["name"]] + [_text((m.get("extra") or {}).get(k)) for k in extra_keys] for m in models]
-        B.append(_Table(pd.DataFrame(erow, columns=["model", *extra_keys]), frozenset(extra_keys)))
+    B += _extra_blocks(models)
 
     # --- environment ---
     B.append(_Heading(2, "Environment"))
@@ -1433,7 +1611,7 @@ def build_report(run_dir: str | os.PathLike[str], *, n_resamples: int = DEFAULT_
     builders = {
         "train_loss": lambda: _plot_train_loss(models, colors, markers),
         "validation": lambda: _plot_validation(models, colors, markers),
-        "f1_vs_cost": lambda: _plot_f1_vs_cost(models, stats, colors, env),
+        "f1_vs_cost": lambda: _plot_f1_vs_cost(models, stats, colors, markers, env),
         "f1_by_answer_length": lambda: _plot_grouped(stats, colors, _length_bucket_of, ANSWER_LENGTH_BUCKETS,
                                                      "Test F1 by gold-answer length", "gold answer length (words)", "answer length"),
         "f1_by_question_type": lambda: _plot_grouped(stats, colors, _qtype_of, QUESTION_TYPES,

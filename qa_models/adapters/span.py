@@ -33,6 +33,27 @@ def _load_tokenizer(spec: ModelSpec, source: str | Path):
     return ensure_pad_token(tokenizer, spec)
 
 
+def _load_qa_model(spec: ModelSpec, source: str | Path):
+    """``AutoModelForQuestionAnswering`` with the pretrained backbone really loaded.
+
+    transformers 5 keeps the backbone of ``LlamaForQuestionAnswering`` and
+    ``Qwen2ForQuestionAnswering`` under ``transformer.``, while the causal-LM checkpoints
+    on the hub store it under ``model.``; loaded plainly, every backbone weight is
+    reported MISSING and initialised at random (seen on the tiny models: predictions of a
+    reloaded checkpoint differed). The key mapping renames ``model.*`` to the QA class's
+    own prefix; BERT checkpoints have no ``model.`` keys, so it changes nothing there.
+    """
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_QUESTION_ANSWERING_MAPPING
+
+    config = AutoConfig.from_pretrained(source)
+    prefix = MODEL_FOR_QUESTION_ANSWERING_MAPPING[type(config)].base_model_prefix
+    key_mapping = {r"^model\.": f"{prefix}."} if prefix != "model" else None
+    return AutoModelForQuestionAnswering.from_pretrained(
+        source, dtype=training.torch_dtype(spec), key_mapping=key_mapping, **training.quantization_kwargs(spec)
+    )
+
+
 class SpanAdapter(QAAdapter):
     """Start/end-logit extractive QA over overflowing windows."""
 
@@ -41,9 +62,7 @@ class SpanAdapter(QAAdapter):
     @classmethod
     def from_pretrained(cls, spec: ModelSpec) -> SpanAdapter:
         tokenizer = _load_tokenizer(spec, spec.model_id)
-        model = AutoModelForQuestionAnswering.from_pretrained(
-            spec.model_id, dtype=training.torch_dtype(spec), **training.quantization_kwargs(spec)
-        )
+        model = _load_qa_model(spec, spec.model_id)
         if model.config.pad_token_id is None:
             model.config.pad_token_id = tokenizer.pad_token_id
         model = training.apply_lora(model, spec, task_type="QUESTION_ANS", modules_to_save=[QA_HEAD])
@@ -166,9 +185,7 @@ class SpanAdapter(QAAdapter):
         if (directory / "adapter_config.json").is_file():
             from peft import PeftModel
 
-            base = AutoModelForQuestionAnswering.from_pretrained(
-                spec.model_id, dtype=training.torch_dtype(spec), **training.quantization_kwargs(spec)
-            )
+            base = _load_qa_model(spec, spec.model_id)
             if base.config.pad_token_id is None:
                 base.config.pad_token_id = tokenizer.pad_token_id
             model = PeftModel.from_pretrained(base, directory, is_trainable=True)  # counts match training
