@@ -12,7 +12,8 @@ What a run directory holds after :func:`write_run`:
 
 * ``results.json`` - the contract (schema version 1, see :func:`validate_results`);
 * ``results.csv``  - one row per model, scalar columns flattened, with bootstrap CIs;
-* ``report.md``    - headline question and answer, tables, plots by relative path;
+* ``report.md``    - headline question and answer, an at-a-glance table (one row per model,
+  best test F1 first), detail tables, plots by relative path;
 * ``report.html``  - the same content, self-contained (plots inlined as data URIs);
 * ``plot_*.png``   - training loss, validation curves, F1 against cost, F1 by bucket.
 
@@ -890,17 +891,18 @@ def _header_html(name: Any) -> str:
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, "Noto Sans CJK SC", "Noto Sans SC", "PingFang SC",
-       "Microsoft YaHei", "Source Han Sans SC", sans-serif; max-width: 1100px;
+       "Microsoft YaHei", "Source Han Sans SC", sans-serif; max-width: 1200px;
        margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+p, blockquote, ul { max-width: 60em; }
 h1 { border-bottom: 2px solid #ddd; padding-bottom: .2em; }
 h2 { border-bottom: 1px solid #eee; padding-bottom: .15em; margin-top: 1.8em; }
 .table-wrap { overflow-x: auto; max-width: 100%; margin: .8em 0; }
 table { border-collapse: collapse; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: .3em .6em; vertical-align: top; }
+th, td { border: 1px solid #ccc; padding: .3em .5em; vertical-align: top; }
 th { background: #f3f4f6; text-align: left; }
 tr:nth-child(even) td { background: #fafafa; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.num { white-space: nowrap; }
+td.num, td:first-child { white-space: nowrap; }
 blockquote { color: #555; border-left: 4px solid #ddd; margin: .8em 0; padding: .1em 1em; }
 code { background: #f3f4f6; padding: 0 .25em; border-radius: 3px; overflow-wrap: anywhere; }
 ul.long-values li { overflow-wrap: anywhere; }
@@ -1028,12 +1030,15 @@ def _plot_validation(models: list[dict], colors: dict, markers: dict) -> bytes:
     axes = fig.subplots(1, 2 if has_loss else 1, squeeze=False)[0]
     for name, evals in series:
         pts = [(e["epoch"], e["f1"]) for e in evals if _finite(e.get("f1"))]
+        # Hollow markers: models with the same value at an epoch (common when a tiny run
+        # abstains everywhere) stay visible as nested shapes instead of one covering the rest.
+        style = dict(marker=markers[name], markerfacecolor="none", markeredgewidth=1.5, markersize=8, label=name, color=colors[name])
         if pts:
-            axes[0].plot(*zip(*pts), marker=markers[name], label=name, color=colors[name])
+            axes[0].plot(*zip(*pts), **style)
         if has_loss:
             lpts = [(e["epoch"], e["eval_loss"]) for e in evals if _finite(e.get("eval_loss"))]
             if lpts:
-                axes[1].plot(*zip(*lpts), marker=markers[name], label=name, color=colors[name])
+                axes[1].plot(*zip(*lpts), **style)
     axes[0].set_title("Validation F1 per epoch")
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("F1")
@@ -1063,6 +1068,27 @@ def _time_unit(max_seconds: float) -> tuple[float, str]:
     return 3600.0, "hours"
 
 
+def _dodge(xs: Sequence[float], step: float) -> list[float]:
+    """Sideways offsets that keep points at (almost) the same x apart.
+
+    Points closer than ``step`` are chained into one group, and a group of k points is
+    spread over k slots ``step`` apart, centred on the points' own positions; a lone point
+    is not moved. Depends only on the x values and their order, so plots stay deterministic.
+    """
+    order = sorted(range(len(xs)), key=lambda i: (xs[i], i))
+    offsets = [0.0] * len(xs)
+    group: list[int] = []
+    for i in [*order, None]:
+        if group and (i is None or xs[i] - xs[group[-1]] >= step):
+            k = len(group)
+            for j, g in enumerate(group):
+                offsets[g] = (j - (k - 1) / 2) * step
+            group = []
+        if i is not None:
+            group.append(i)
+    return offsets
+
+
 def _cost_axis_label(models: list[dict], env: dict, unit: str) -> tuple[str, bool]:
     """X label for F1-vs-cost and whether devices are mixed (then the legend names each device)."""
     kinds = {_device_kind(_train(m).get("device")) for m in models if _finite(_train(m).get("wall_time_s"))}
@@ -1081,10 +1107,7 @@ def _plot_f1_vs_cost(models: list[dict], stats: dict[str, _ModelStats], colors: 
         raise _SkipPlot("no model records a training wall time")
     per_unit, unit = _time_unit(max(walls))
     xlabel, mixed = _cost_axis_label(models, env, unit)
-    fig = Figure(figsize=(9.5, 4.8))
-    ax = fig.add_subplot()
-    drawn = 0
-    max_x = 0.0
+    points = []
     for m in models:
         st = stats[m["name"]]
         f1 = _test_f1(m, st)
@@ -1100,21 +1123,24 @@ def _plot_f1_vs_cost(models: list[dict], stats: dict[str, _ModelStats], colors: 
         label = m["name"] + (" (zero-shot)" if zero else "")
         if mixed and not zero:
             label += f" [{_train(m).get('device') or 'device not recorded'}]"
+        points.append((m["name"], x, f1, yerr, label))
+    if not points:
+        raise _SkipPlot("no model has both a test F1 and a training cost")
+    span = max(x for _, x, _, _, _ in points) or 1.0
+    offsets = _dodge([x for _, x, _, _, _ in points], 0.025 * span)
+    fig = Figure(figsize=(9.5, 4.8))
+    ax = fig.add_subplot()
+    for (name, x, f1, yerr, label), dx in zip(points, offsets):
         # A legend with one marker shape per model instead of text beside each point: points
         # at almost the same cost would otherwise print their labels on top of each other.
-        # Hollow markers keep a point visible when another one sits exactly on it.
-        ax.errorbar([x], [f1], yerr=yerr, fmt=markers[m["name"]], markersize=9, markerfacecolor="none",
-                    markeredgewidth=1.8, capsize=4, elinewidth=1.0, color=colors[m["name"]], label=label)
-        max_x = max(max_x, x)
-        drawn += 1
-    if not drawn:
-        raise _SkipPlot("no model has both a test F1 and a training cost")
+        # Hollow markers keep a point visible when another one sits close to it.
+        ax.errorbar([x + dx], [f1], yerr=yerr, fmt=markers[name], markersize=9, markerfacecolor="none",
+                    markeredgewidth=1.8, capsize=4, elinewidth=1.0, color=colors[name], label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test F1 (95% bootstrap CI)")
     ax.set_title("Test F1 against training cost")
     # Room left of 0 so a zero-shot point (0 cost) is not cut in half by the axis.
-    span = max_x or 1.0
-    ax.set_xlim(-0.06 * span, 1.08 * span)
+    ax.set_xlim(min(-0.06 * span, min(offsets) - 0.03 * span), 1.08 * span + max(offsets))
     ax.margins(y=0.15)
     ax.axvline(0, color="0.6", linewidth=0.8, zorder=0)
     ax.grid(True, alpha=0.3)
@@ -1365,25 +1391,31 @@ def _extra_table(models: list[dict], keys: list[str], strip: str) -> list:
     def label(key: str) -> str:
         return key[len(strip):] if strip else key
 
-    long_keys = [k for k in keys
-                 if any(isinstance(v, str) and len(v) > _LONG_TEXT for m in models for v in [(m.get("extra") or {}).get(k)])]
+    def values(k: str) -> list[Any]:
+        return [(m.get("extra") or {}).get(k) for m in models]
+
+    long_keys = [k for k in keys if any(isinstance(v, str) and len(v) > _LONG_TEXT for v in values(k))]
     cols = [k for k in keys if k not in long_keys]
     blocks: list = []
     rows = [m for m in models if any((m.get("extra") or {}).get(k) is not None for k in cols)]
     if cols and rows:
         frame = pd.DataFrame([[m["name"]] + [_text((m.get("extra") or {}).get(k)) for k in cols] for m in rows],
                              columns=["model", *(label(k) for k in cols)])
-        numeric = frozenset(label(k) for k in cols
-                            if all(_is_number(v) for m in rows for v in [(m.get("extra") or {}).get(k)] if v is not None))
+        numeric = frozenset(label(k) for k in cols if all(_is_number(v) for v in values(k) if v is not None))
         blocks.append(_Table(frame, numeric))
     items = []
     for k in long_keys:
-        values = [(m["name"], (m.get("extra") or {})[k]) for m in models if (m.get("extra") or {}).get(k) is not None]
-        distinct = {str(v) for _, v in values}
-        if len(distinct) == 1 and len(values) > 1:
-            items.append(f"`{label(k)}` ({len(values)} models): {values[0][1]}")
+        # One item per distinct value, naming the models that recorded it (in input order).
+        by_value: dict[str, list[str]] = {}
+        for m in models:
+            v = (m.get("extra") or {}).get(k)
+            if v is not None:
+                by_value.setdefault(_text(v), []).append(m["name"])
+        if len(by_value) == 1 and len(next(iter(by_value.values()))) > 1:
+            value, names = next(iter(by_value.items()))
+            items.append(f"`{label(k)}` (same for {len(names)} models): {value}")
         else:
-            items += [f"`{label(k)}` ({name}): {_text(v)}" for name, v in values]
+            items += [f"`{label(k)}` ({', '.join(names)}): {value}" for value, names in by_value.items()]
     if items:
         blocks.append(_List(items))
     return blocks
@@ -1433,9 +1465,9 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
         B.append(_Table(glance, frozenset(glance.columns) - _GLANCE_TEXT_COLUMNS))
         B.append(_Note(f"Sorted by test F1, best first. Test F1 carries a 95% bootstrap CI over test questions "
                        f"({n_resamples} resamples); overlapping CIs do not separate two models, see the paired "
-                       f"bootstrap below. Train time and peak memory are those of training ("
-                       f"{_DASH} for zero-shot rows); CUDA peak and CPU RSS are not comparable. Questions/s and "
-                       f"latency p50 (seconds per question) are measured at inference."))
+                       f"bootstrap below. Train time and peak memory are those of training (zero-shot rows train "
+                       f"nothing); a CUDA peak and a CPU RSS are not comparable. Questions/s is throughput over the "
+                       f"test set; latency p50 is the median time to answer one question asked alone."))
     B.append(_Heading(2, "Run"))
     B.append(_Table(pd.DataFrame(
         [["run id", _text(run.get("run_id"))], ["profile", _text(run.get("profile"))], ["track", _text(run.get("track"))],
@@ -1521,6 +1553,9 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
         B.append(_Heading(3, captions[key]))
         if key in plots:
             B.append(_Image(file, captions[key], plots[key]))
+            if key == "f1_vs_cost":
+                B.append(_Note("One marker shape per model; bars are 95% bootstrap CIs. Zero-shot rows sit at 0 cost. "
+                               "Points at almost the same cost are spread sideways a little so none hides another."))
         else:
             B.append(_Note(f"Plot skipped: {skipped.get(key, 'no data')}."))
 

@@ -28,7 +28,7 @@ from .data import Example, Probe, load_examples, load_probes, split_by_article
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
 
-ADAPTER_CODE_VERSION = {"span": 1, "generative": 1}
+ADAPTER_CODE_VERSION = {"span": 2, "generative": 1}
 """Bumped when an adapter's training changes meaning, so cached checkpoints are retrained."""
 
 

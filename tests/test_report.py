@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -509,3 +510,169 @@ def test_results_dict_is_not_mutated(tmp_path):
     snapshot = copy.deepcopy(results)
     write_run(tmp_path, results)
     assert results == snapshot
+
+
+# ---------------------------------------------------------------------------- reader-facing layout
+
+
+def _md_section(md: str, heading: str) -> str:
+    """The Markdown from ``heading`` up to the next heading of the same or a higher level."""
+    level = heading.split(" ", 1)[0]
+    start = md.index(heading + "\n")
+    rest = md[start + len(heading) + 1:]
+    ends = [i for i in (rest.find(f"\n{'#' * n} ") for n in range(1, len(level) + 1)) if i >= 0]
+    return rest[: min(ends)] if ends else rest
+
+
+def _table_rows(section: str) -> list[list[str]]:
+    """Cells of the first pipe table in ``section`` (header and separator dropped)."""
+    lines = [line for line in section.splitlines() if line.startswith("| ")]
+    return [[c.strip() for c in line.strip("|").split(" | ")] for line in lines[2:]]
+
+
+def test_at_a_glance_follows_the_answer_sorted_by_test_f1(written):
+    md = written.report_md.read_text(encoding="utf-8")
+    # Right after the answer paragraph, before the long per-subset CI table.
+    after_answer = md.split("**Answer.**", 1)[1].split("\n\n", 1)[1]
+    assert after_answer.startswith("## At a glance\n")
+    assert md.index("## At a glance") < md.index("## Test metrics with 95% bootstrap CIs")
+    rows = _table_rows(_md_section(md, "## At a glance"))
+    # Input order is bert-span, llama3-lora, qwen-zero-shot; test F1 order is 0.85 > 0.70 > 0.40.
+    assert [r[0] for r in rows] == ["llama3-lora", "bert-span", "qwen-zero-shot"]
+    header = next(line for line in _md_section(md, "## At a glance").splitlines() if line.startswith("| model"))
+    for col in ("method", "quantisation", "test F1 [95% CI]", "test EM", "HasAns F1", "NoAns F1",
+                "params (total / trainable)", "train time", "peak memory (train)", "questions/s", "latency p50 (s)"):
+        assert f"| {col} |" in header or header.endswith(f"| {col} |"), col
+    llama, bert, zero = rows
+    assert llama[1:3] == ["generative", "4bit"] and bert[1:3] == ["span", "none"]
+    assert "[" in llama[3] and "]" in llama[3]  # CI beside the point estimate
+    f1s = [float(r[3].split(" ")[0]) for r in rows]
+    assert f1s == sorted(f1s, reverse=True)
+    assert "8.03B / 42M" in llama and "2.00 h" in llama and "22.00 GiB GPU" in llama
+    assert "zero-shot" in zero  # train time of a zero-shot row
+    # The same order from the public helper, and in the HTML.
+    frame = report.at_a_glance(load_results(written.run_dir))
+    assert list(frame["model"]) == ["llama3-lora", "bert-span", "qwen-zero-shot"]
+    html_text = written.report_html.read_text(encoding="utf-8")
+    assert html_text.index("<h2>At a glance</h2>") < html_text.index("<h2>Test metrics with 95% bootstrap CIs</h2>")
+
+
+def test_at_a_glance_ties_and_missing_f1_keep_input_order():
+    results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.7), ("qwen-zero-shot", 0.7)))
+    same = results["models"][0]
+    for m in results["models"][1:]:
+        m["test_per_question"] = copy.deepcopy(same["test_per_question"])
+        m["test"] = dict(same["test"])
+    results["models"][0]["test"] = {}
+    results["models"][0]["test_per_question"] = []  # no F1 at all: last
+    frame = report.at_a_glance(results)
+    assert list(frame["model"]) == ["llama3-lora", "qwen-zero-shot", "bert-span"]
+    text = headline(results)
+    assert "**llama3-lora** ties on test F1 with the runner-up **qwen-zero-shot**" in text
+    assert "points ahead" not in text
+
+
+def test_at_a_glance_drops_hasans_noans_columns_for_cmrc():
+    results = make_results(models=(("bert-span", 0.7),))
+    m = results["models"][0]
+    m["test"] = {k: v for k, v in m["test"].items() if k in ("exact", "f1", "total")}
+    for row in m["test_per_question"]:
+        row["has_answer"] = True
+    frame = report.at_a_glance(results)
+    assert "HasAns F1" not in frame.columns and "NoAns F1" not in frame.columns
+    assert "test F1 [95% CI]" in frame.columns
+
+
+def test_every_html_table_is_wrapped_and_css_has_a_cjk_font(written):
+    text = written.report_html.read_text(encoding="utf-8")
+    n_tables = text.count("<table")
+    assert n_tables > 5
+    assert text.count('<div class="table-wrap"><table>') == n_tables
+    assert text.count("</table></div>") == n_tables
+    head = text.split("<body>")[0]
+    assert re.search(r"\.table-wrap\s*\{[^}]*overflow-x:\s*auto", head)
+    fonts = re.search(r"body\s*\{[^}]*font-family:([^;]*);", head).group(1)
+    assert "Noto Sans CJK SC" in fonts and "Microsoft YaHei" in fonts
+    assert fonts.index("Arial") < fonts.index("Noto Sans CJK SC") < fonts.index("sans-serif")
+    assert "谁建立了诺曼底公国" in text  # Chinese probe text is kept as text, not escaped away
+
+
+def test_long_strings_stay_out_of_the_diagnostics_table(tmp_path):
+    long_path = "/data/shared/qabench/checkpoints/llama3-lora/adapter_model.safetensors"
+    results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.85)))
+    results["models"][0]["extra"].update(checkpoint=long_path, kind="short label")
+    results["models"][1]["extra"].update(checkpoint=long_path + ".bak", kind="other", per_question={"q1": "x"})
+    paths = write_run(tmp_path / "run", results)
+    md = paths.report_md.read_text(encoding="utf-8")
+    section = _md_section(md, "## Model-specific diagnostics")
+    table = [line for line in section.splitlines() if line.startswith("| ")]
+    assert table and table[0].startswith("| model | snapped_answers | unk_share |")
+    assert "| kind |" in table[0] or table[0].endswith("| kind |")  # short text stays a column
+    assert not any(long_path in line or "checkpoint" in line for line in table)
+    # The long values are listed below the table, one item per model since they differ.
+    assert f"- `checkpoint` (bert-span): {long_path}" in section
+    assert f"- `checkpoint` (llama3-lora): {long_path}.bak" in section
+    assert "`per_question`" in section  # structured values are named, not tabulated
+    # Numbers are right-aligned, text is not.
+    separator = table[1]
+    assert separator.count("---:") == 2 and separator.count("| --- |") >= 1
+    html_text = paths.report_html.read_text(encoding="utf-8")
+    assert not re.search(r"<td[^>]*>[^<]*adapter_model", html_text)
+    assert f'<ul class="long-values"><li><code>checkpoint</code> (bert-span): {long_path}</li>' in html_text
+    # And the CSV still has everything.
+    frame = pd.read_csv(paths.results_csv)
+    assert frame.set_index("name").loc["bert-span", "extra_checkpoint"] == long_path
+
+
+def test_speed_and_coverage_get_their_own_tables(tmp_path):
+    results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.85)))
+    for k, m in enumerate(results["models"]):
+        m["extra"].update({
+            "speed_train_questions": 32, "speed_device": "cuda:0", "speed_train_ratio_fast_over_plain": 1.5 + k,
+            "speed_predict_ratio_fast_over_plain": None if k else 2.25,
+            "speed_predict_modes": "one path (the adapter has no plain prediction)" if k else "plain and fast",
+            "coverage_share": 0.01 * k, "coverage_n_tokens": 1000, "coverage_n_unknown": 10 * k,
+            "coverage_kind": "byte_fallback" if k else "unk", "coverage_n_contexts": 48,
+            "cross_lingual_f1": 12.5, "cross_lingual_source": "/data/cmrc2018/cmrc2018_dev_v2.json",
+        })
+    paths = write_run(tmp_path / "run", results)
+    md = paths.report_md.read_text(encoding="utf-8")
+    speed = _md_section(md, "### Speed: fast vs plain path")
+    coverage = _md_section(md, "### Tokenizer coverage")
+    cross = _md_section(md, "### Cross-lingual: CMRC 2018 scores of SQuAD-trained models")
+    speed_header = next(line for line in speed.splitlines() if line.startswith("| model"))
+    assert speed_header == "| model | train_questions | device | train_ratio_fast_over_plain | predict_ratio_fast_over_plain |"
+    assert _table_rows(speed) == [["bert-span", "32", "cuda:0", "1.5", "2.25"], ["llama3-lora", "32", "cuda:0", "2.5", "—"]]
+    assert "- `predict_modes` (llama3-lora): one path (the adapter has no plain prediction)" in speed
+    assert _table_rows(coverage) == [["bert-span", "0", "1000", "0", "unk", "48"],
+                                     ["llama3-lora", "0.01", "1000", "10", "byte_fallback", "48"]]
+    # A value shared by every model is listed once.
+    assert "- `source` (same for 2 models): /data/cmrc2018/cmrc2018_dev_v2.json" in cross
+    # The grouped keys are not repeated in the general diagnostics table.
+    general = _md_section(md, "## Model-specific diagnostics").split("\n### ", 1)[0]
+    assert "speed_" not in general and "coverage_" not in general and "cross_lingual_" not in general
+    html_text = paths.report_html.read_text(encoding="utf-8")
+    assert "<h3>Speed: fast vs plain path</h3>" in html_text and "<h3>Tokenizer coverage</h3>" in html_text
+
+
+def test_no_speed_or_coverage_sections_without_their_keys(written):
+    md = written.report_md.read_text(encoding="utf-8")
+    assert "## Model-specific diagnostics" in md
+    assert "Speed: fast vs plain path" not in md and "Tokenizer coverage" not in md and "Cross-lingual" not in md
+
+
+def test_dodge_separates_points_at_the_same_cost():
+    offsets = report._dodge([0.0, 10.0, 0.0, 0.1, 5.0], step=1.0)
+    assert offsets[1] == 0.0 and offsets[4] == 0.0  # lone points stay put
+    positions = sorted(x + dx for x, dx in zip([0.0, 0.0, 0.1], [offsets[0], offsets[2], offsets[3]]))
+    assert all(b - a >= 0.9 for a, b in zip(positions, positions[1:]))
+    assert report._dodge([3.0, 3.0], step=1.0) == [-0.5, 0.5]  # deterministic, input order breaks ties
+
+
+def test_short_training_times_are_not_zero_hours():
+    results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.85)))
+    for m, wall in zip(results["models"], (14.7, 16.5)):
+        m["train"].update(wall_time_s=wall, device="cpu")
+    text = headline(results)
+    assert "training 16.5 CPU-seconds vs 14.7 CPU-seconds" in text and "0.00" not in text
+    assert report._time_unit(14.7) == (1.0, "seconds") and report._time_unit(7200.0) == (3600.0, "hours")
