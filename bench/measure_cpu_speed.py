@@ -149,6 +149,8 @@ def run_single(args: argparse.Namespace) -> dict:
         "val_best_f1": scores["best_f1"],
         "val_best_exact": scores["best_exact"],
         "val_f1_no_threshold": scores["f1"],
+        "val_has_ans_f1_no_threshold": scores.get("HasAns_f1"),
+        "val_no_answer_share": scores.get("NoAns_total", 0) / scores["total"],
         "load_avg_1min_before": load_before[0],
         "load_avg_1min_after": load_after[0],
         "torch_threads": torch.get_num_threads(),

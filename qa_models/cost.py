@@ -431,16 +431,16 @@ def format_estimate(estimate: CostEstimate, label: str | None = None) -> str:
     40 % MFU; peak ~2.9 GiB of 74.5 GiB: fits"."""
     who = f"{label} ({estimate.method})" if label else estimate.method
     if estimate.seconds is None:
-        time = "time unknown (no FLOP/s for this device; pass a measured tokens/s)"
+        duration = "time unknown (no FLOP/s for this device; pass a measured tokens/s)"
     elif estimate.basis == "measured":
-        time = f"~{_duration(estimate.seconds)} at the measured throughput"
+        duration = f"~{_duration(estimate.seconds)} at the measured throughput"
     else:
         extra = f", x{QLORA_DEQUANT_TIME_FACTOR} for NF4 dequantisation (assumed)" if estimate.method == "qlora" else ""
-        time = f"~{_duration(estimate.seconds)} at an assumed {estimate.mfu:.0%} MFU{extra}"
+        duration = f"~{_duration(estimate.seconds)} at an assumed {estimate.mfu:.0%} MFU{extra}"
     verdict = "fits" if estimate.fits else "does NOT fit"
     return (
         f"{who} on {estimate.device}: {estimate.n_tokens:,} tokens x {estimate.epochs:g} epochs, "
-        f"{estimate.flops:.3g} FLOPs, {time}; peak memory ~{estimate.peak_memory_bytes / GiB:.1f} GiB "
+        f"{estimate.flops:.3g} FLOPs, {duration}; peak memory ~{estimate.peak_memory_bytes / GiB:.1f} GiB "
         f"of {estimate.device_memory_bytes / GiB:.1f} GiB: {verdict}"
     )
 
@@ -469,21 +469,28 @@ def check_fits(estimate: CostEstimate) -> CostEstimate:
 # -- from the harness's own objects ----------------------------------------------------------------
 
 
-def count_training_tokens(tokenizer: Any, examples: Sequence[Any], spec: Any) -> int:
+def count_training_tokens(tokenizer: Any, examples: Sequence[Any], spec: Any, max_examples: int | None = None) -> int:
     """Real (non-padding) training tokens of one epoch, as the adapter will build them.
 
     Span models: the sum of the attention masks of ``features.build_train_features`` (a long
     context's overlapping windows each count: they are each computed). Generative models:
-    prompt + answer tokens of ``prompts.encode_for_training``.
+    prompt + answer tokens of ``prompts.encode_for_training``. ``max_examples`` counts the
+    first N examples only and scales up to all of them (a quick estimate on a large set).
     """
+    examples = list(examples)
+    counted = examples[:max_examples] if max_examples else examples
+    if not counted:
+        return 0
     if getattr(spec, "method", "span") == "generative":
         from .prompts import encode_for_training
 
-        return int(encode_for_training(tokenizer, examples, spec).n_tokens)
-    from .features import build_train_features
+        n = int(encode_for_training(tokenizer, counted, spec).n_tokens)
+    else:
+        from .features import build_train_features
 
-    windows = build_train_features(tokenizer, examples, spec, pad_to_max=False)
-    return int(sum(sum(mask) for mask in windows["attention_mask"]))
+        windows = build_train_features(tokenizer, counted, spec, pad_to_max=False)
+        n = int(sum(sum(mask) for mask in windows["attention_mask"]))
+    return n if len(counted) == len(examples) else int(round(n * len(examples) / len(counted)))
 
 
 def method_of(spec: Any) -> Method:
@@ -521,6 +528,8 @@ def estimate_for_profile_model(
     ``model_config``: the model's transformers config (``adapter.model.config``, or
     ``shapes.full_size_config(name)``) for the activation and 4-bit terms.
     """
+    if getattr(spec, "zero_shot", False):
+        raise CostError(f"model {spec.name} is a zero-shot row: it is never trained, so there is no training cost")
     total, trainable = _counts(n_params)
     method = method_of(spec)
     device = this_machine() if gpu is None else get_device(gpu)
@@ -662,8 +671,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_question, n_tokens, n_questions = _tokens_per_question(args.train_file, tokenizer)
     print(f"{args.train_file}: {n_questions:,} questions, {n_tokens:,} real span-window tokens, "
           f"{per_question:.2f} per question -> {per_question * args.questions:,.0f} tokens per epoch for {args.questions:,} questions")
-    for row in seed_projections(per_question, [g.strip() for g in args.gpus.split(",") if g.strip()], args.questions, args.mfu):
+    rows = seed_projections(per_question, [g.strip() for g in args.gpus.split(",") if g.strip()], args.questions, args.mfu)
+    for row in rows:
         print(row["line"])
+    print()
+    print("| model | method | GPU | parameters (trainable) | FLOPs | projected time | assumed MFU | peak memory (est.) | fits |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        hours = f"{row['hours']:.2f} h" if row["hours"] is not None else "unknown"
+        print(
+            f"| {row['model']} | {row['method']} | {row['gpu']} | {row['params_total']:,} ({row['params_trainable']:,}) | "
+            f"{row['flops']:.3g} | {hours} | {row['mfu_assumed']:.0%} | {row['peak_memory_gib']:.1f} of "
+            f"{row['device_memory_gib']:.1f} GiB | {'yes' if row['fits'] else 'no'} |"
+        )
     return 0
 
 

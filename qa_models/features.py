@@ -14,6 +14,7 @@ the window's no-answer position (``ModelSpec.no_answer_position``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+import unicodedata
 from typing import Any, Sequence
 
 import numpy as np
@@ -73,14 +74,43 @@ def _null_positions(encoding: Any, spec: ModelSpec) -> np.ndarray:
     return np.asarray([int(np.sum(mask)) - 1 for mask in encoding["attention_mask"]], dtype=np.int64)
 
 
-def _context_offsets(encoding: Any, spec: ModelSpec, width: int) -> np.ndarray:
-    """[n_windows, width, 2] offsets with NOT_CONTEXT for every non-context token."""
+def _end_after_combining_marks(context: str) -> np.ndarray | None:
+    """``table[c]``: the first position at or after ``c`` that is not a combining mark.
+
+    ``None`` when the context has no combining marks (nearly always), so callers skip it.
+    """
+    marks = np.fromiter((unicodedata.combining(ch) != 0 for ch in context), dtype=bool, count=len(context))
+    if not marks.any():
+        return None
+    positions = np.arange(len(context) + 1)
+    not_mark = np.append(~marks, True)
+    # Running minimum from the right of "position if not a mark else +inf".
+    candidates = np.where(not_mark, positions, len(context))
+    return np.minimum.accumulate(candidates[::-1])[::-1]
+
+
+def _context_offsets(encoding: Any, spec: ModelSpec, width: int, examples: Sequence[Example]) -> np.ndarray:
+    """[n_windows, width, 2] offsets with NOT_CONTEXT for every non-context token.
+
+    A token's end is extended over the combining marks (e.g. U+0301) that follow it. Normalizers
+    delete them (BERT's strip_accents) or fold them into the previous letter (Qwen's NFC), so
+    no token's offsets cover them; without the extension an answer ending in "e" + U+0301 could
+    only be labelled, and cut, as "e" without its accent or with the next word attached.
+    """
     context_id = _context_sequence_id(spec)
     out = np.full((len(encoding["input_ids"]), width, 2), NOT_CONTEXT, dtype=np.int32)
+    extend_tables: dict[int, np.ndarray | None] = {}
     for f, pairs in enumerate(encoding["offset_mapping"]):
         sequence_ids = np.asarray([-1 if s is None else s for s in encoding.sequence_ids(f)])
         in_context = sequence_ids == context_id
         pairs = np.asarray(pairs, dtype=np.int32).reshape(-1, 2)
+        example = int(encoding["overflow_to_sample_mapping"][f])
+        if example not in extend_tables:
+            extend_tables[example] = _end_after_combining_marks(examples[example].context)
+        table = extend_tables[example]
+        if table is not None:
+            ends = pairs[:, 1]
+            pairs[:, 1] = np.where(in_context, table[np.clip(ends, 0, len(table) - 1)], ends)
         out[f, : len(pairs)][in_context] = pairs[in_context]
     return out
 
@@ -143,7 +173,7 @@ def build_train_features(tokenizer: Any, examples: Sequence[Example], spec: Mode
     encoding = _encode(tokenizer, examples, spec, pad_to_max)
     example_index = np.asarray(encoding["overflow_to_sample_mapping"], dtype=np.int64)
     width = max(len(ids) for ids in encoding["input_ids"]) if encoding["input_ids"] else 0
-    offsets = _context_offsets(encoding, spec, width)
+    offsets = _context_offsets(encoding, spec, width, examples)
     null_index = _null_positions(encoding, spec)
     starts, ends = label_windows(offsets, example_index, null_index, answer_char_spans(examples))
     columns = _model_columns(encoding)
@@ -159,6 +189,6 @@ def build_eval_windows(tokenizer: Any, examples: Sequence[Example], spec: ModelS
     return EvalWindows(
         dataset=Dataset.from_dict(_model_columns(encoding)),
         example_index=np.asarray(encoding["overflow_to_sample_mapping"], dtype=np.int64),
-        offsets=_context_offsets(encoding, spec, width),
+        offsets=_context_offsets(encoding, spec, width, examples),
         null_index=_null_positions(encoding, spec),
     )

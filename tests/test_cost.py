@@ -148,6 +148,9 @@ def test_estimate_for_seed_profile_rows(llama3):
     )
     assert bert.method == "full" and bert.device == "H100-SXM" and bert.fits
     assert bert.flops == pytest.approx(6 * BERT_BASE_PARAMS * 1_000_000 * 3)
+    zero_shot = next(m for m in profile.models if m.zero_shot)
+    with pytest.raises(cost.CostError, match="zero-shot"):
+        cost.estimate_for_profile_model(zero_shot, profile.train, 1_000, 1_000, "L4")
     line = cost.format_estimate(bert, "bert-base-span")
     assert "\n" not in line and "bert-base-span (full) on H100-SXM" in line and "assumed 40% MFU" in line and "fits" in line
 
@@ -224,3 +227,17 @@ def test_count_training_tokens_generative(tiny_model_paths, tiny_squad_examples,
     ensure_pad_token(tokenizer, spec)
     n = cost.count_training_tokens(tokenizer, tiny_squad_examples, spec)
     assert n == encode_for_training(tokenizer, tiny_squad_examples, spec).n_tokens > 0
+
+
+def test_count_training_tokens_on_a_sample_scales_up(tiny_model_paths, tiny_squad_examples):
+    from transformers import AutoTokenizer
+
+    from qa_models.config import ModelSpec
+
+    spec = ModelSpec(name="tiny-bert", model_id=str(tiny_model_paths["bert"]), max_seq_length=64, doc_stride=16)
+    tokenizer = AutoTokenizer.from_pretrained(spec.model_id)
+    examples = list(tiny_squad_examples)
+    assert cost.count_training_tokens(tokenizer, examples, spec, max_examples=len(examples)) == cost.count_training_tokens(tokenizer, examples, spec)
+    first3 = cost.count_training_tokens(tokenizer, examples[:3], spec)
+    assert cost.count_training_tokens(tokenizer, examples, spec, max_examples=3) == round(first3 * len(examples) / 3)
+    assert cost.count_training_tokens(tokenizer, [], spec) == 0
