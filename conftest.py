@@ -30,8 +30,8 @@ def pytest_addoption(parser):
     add("--qa-lr", type=float, default=None, help="peak learning rate (founding experiment: 1e-4)")
     add("--qa-batch-size", type=int, default=None, help="training batch size per device")
     add("--qa-max-seq-length", type=int, default=None, help="tokens per span window / prompt (default 384)")
-    add("--qa-max-train-samples", type=int, default=None, help="use only the first N training questions")
-    add("--qa-max-eval-samples", type=int, default=None, help="use only the first N validation and test questions")
+    add("--qa-max-train-samples", type=int, default=None, help="use N training questions, a seeded random sample kept in file order (quick runs)")
+    add("--qa-max-eval-samples", type=int, default=None, help="use N validation and N test questions, seeded random samples (quick runs)")
     add("--qa-quantize", choices=["none", "4bit"], default=None,
         help="4bit loads LoRA and zero-shot bases in NF4 with double quantisation (QLoRA; CUDA + bitsandbytes)")
     add("--qa-plain", action="store_true", default=False,

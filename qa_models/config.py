@@ -135,9 +135,9 @@ class DataSpec:
     track: Literal["squad_v2", "cmrc2018"] = "squad_v2"
     """Which benchmark and metric: SQuAD v2.0 (English, unanswerable questions) or CMRC 2018 (Chinese)."""
     max_train_samples: int | None = None
-    """Keep only the first N training questions (quick runs); None keeps all."""
+    """Keep N training questions, a seeded random sample in file order (quick runs); None keeps all."""
     max_eval_samples: int | None = None
-    """Keep only the first N validation and test questions; None keeps all."""
+    """Keep N validation and N test questions, seeded random samples; None keeps all."""
     skip_bad_records: bool = False
     """Skip records that fail validation (counted by reason in the report) instead of stopping."""
     repair_offsets: bool = False

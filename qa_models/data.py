@@ -782,6 +782,20 @@ def _from_rows(
 # ---------------------------------------------------------------------------------------
 
 
+def sample_examples(examples: Sequence[Example], n: int | None, seed: int) -> list[Example]:
+    """A seeded random subset of ``n`` examples, kept in input order (all of them if ``n`` is None
+    or not smaller).
+
+    Random rather than the first N: SQuAD files are ordered by article, and in the shared
+    train slice every unanswerable question sits in two articles in the middle, so "the first
+    1,500" would train a model that has never seen an unanswerable question.
+    """
+    if n is None or n >= len(examples):
+        return list(examples)
+    keep = sorted(random.Random(seed).sample(range(len(examples)), n))
+    return [examples[i] for i in keep]
+
+
 def split_by_article(
     examples: Sequence[Example], validation_fraction: float, seed: int
 ) -> tuple[list[Example], list[Example]]:

@@ -20,15 +20,16 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from . import metrics
+from . import cost, metrics
 from .adapters import Predictions, QAAdapter, TrainResult, create_adapter, load_adapter
 from .config import DataSpec, ModelSpec, Profile, TrainSpec, fingerprint, to_dict
-from .data import Example, Probe, load_examples, load_probes, split_by_article
+from .data import Example, Probe, load_examples, load_probes, sample_examples, split_by_article
+from .errors import explain_out_of_memory
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
 
-ADAPTER_CODE_VERSION = {"span": 2, "generative": 1}
+ADAPTER_CODE_VERSION = {"span": 3, "generative": 1}
 """Bumped when an adapter's training changes meaning, so cached checkpoints are retrained."""
 
 
@@ -60,10 +61,9 @@ def load_run_data(data: DataSpec, seed: int) -> RunData:
     else:
         train, validation = split_by_article(train, data.validation_fraction, seed)
     test = loaded["test"].examples
-    if data.max_train_samples:
-        train = train[: data.max_train_samples]
-    if data.max_eval_samples:
-        validation, test = validation[: data.max_eval_samples], test[: data.max_eval_samples]
+    train = sample_examples(train, data.max_train_samples, seed)
+    validation = sample_examples(validation, data.max_eval_samples, seed)
+    test = sample_examples(test, data.max_eval_samples, seed)
     skipped: dict[str, int] = {}
     for result in loaded.values():
         for reason, count in result.skipped.items():
@@ -106,6 +106,8 @@ class TrainedModel:
     train_result: TrainResult | None
     cached: bool
     checkpoint: Path | None
+    cost_estimate: dict[str, Any] | None = None
+    """``cost.CostEstimate.to_dict()`` printed before training (kept with the cache entry)."""
 
 
 def validation_scorer(track: str, validation: Sequence[Example]):
@@ -120,13 +122,36 @@ def validation_scorer(track: str, validation: Sequence[Example]):
     return scorer
 
 
+def estimate_training_cost(adapter: QAAdapter, spec: ModelSpec, train_spec: TrainSpec, train: Sequence[Example]) -> cost.CostEstimate:
+    """Expected time and memory of this fine-tune on this machine, printed before it starts.
+
+    Tokens are counted on up to 2,000 training questions with the adapter's own features and
+    scaled to the whole set. On a GPU a run that will not fit raises ``cost.CostError`` (with
+    the options that help) before any training; on a CPU the estimate is printed only, since
+    host memory is shared with everything else on the machine.
+    """
+    n_tokens = cost.count_training_tokens(adapter.tokenizer, train, spec, max_examples=2000)
+    estimate = cost.estimate_for_profile_model(
+        spec, train_spec, n_tokens, adapter.parameter_counts(), model_config=getattr(adapter.model, "config", None)
+    )
+    print(f"\n[qabench] cost estimate: {cost.format_estimate(estimate, spec.name)}", flush=True)
+    if estimate.device != "cpu":
+        cost.check_fits(estimate)
+    return estimate
+
+
 def train_or_load(spec: ModelSpec, train_spec: TrainSpec, data: RunData, cache_dir: str | Path, track: str) -> TrainedModel:
     """Train ``spec`` or load the cached checkpoint whose key matches.
 
-    A cache entry is written to a temporary folder and renamed into place only when
-    complete, so a half-written entry (a killed run) is never loaded; the Trainer's own
-    checkpoints in ``<entry>.work`` let an interrupted run resume mid-training.
+    Training is seeded (``train_spec.seed``) before the model is built, so a new head's random
+    init is the same in every run. A cache entry is written to a temporary folder and renamed
+    into place only when complete, so a half-written entry (a killed run) is never loaded;
+    the Trainer's own checkpoints in ``<entry>.work`` let an interrupted run resume
+    mid-training. Under a multi-process launcher every rank trains, and only the main
+    process writes the entry, after a barrier, so the entry is complete when any rank reads it.
     """
+    from transformers import set_seed
+
     if spec.zero_shot:
         return TrainedModel(create_adapter(spec), None, False, None)
     cache_dir = Path(cache_dir)
@@ -134,18 +159,44 @@ def train_or_load(spec: ModelSpec, train_spec: TrainSpec, data: RunData, cache_d
     if (entry / "train_result.json").is_file():
         adapter = load_adapter(entry / "checkpoint")
         result = TrainResult(**json.loads((entry / "train_result.json").read_text()))
-        return TrainedModel(adapter, result, True, entry / "checkpoint")
+        estimate_file = entry / "cost_estimate.json"
+        estimate = json.loads(estimate_file.read_text()) if estimate_file.is_file() else None
+        return TrainedModel(adapter, result, True, entry / "checkpoint", estimate)
     work = entry.with_name(entry.name + ".work")
+    set_seed(train_spec.seed)
     adapter = create_adapter(spec)
-    result = adapter.train(data.train, data.validation, train_spec, work / "trainer", validation_scorer(track, data.validation))
-    staging = entry.with_name(entry.name + f".tmp{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    adapter.save(staging / "checkpoint")
-    (staging / "train_result.json").write_text(json.dumps(asdict(result), indent=2))
-    shutil.rmtree(entry, ignore_errors=True)
-    os.replace(staging, entry)
-    shutil.rmtree(work, ignore_errors=True)
-    return TrainedModel(adapter, result, False, entry / "checkpoint")
+    estimate = estimate_training_cost(adapter, spec, train_spec, data.train).to_dict()
+    # Per-epoch EM/F1 is the main process's job; the other ranks go on to the next epoch.
+    scorer = validation_scorer(track, data.validation) if _is_main_process() else None
+    with explain_out_of_memory("training", spec.name):
+        result = adapter.train(data.train, data.validation, train_spec, work / "trainer", scorer)
+    if _is_main_process():
+        staging = entry.with_name(entry.name + f".tmp{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        adapter.save(staging / "checkpoint")
+        (staging / "train_result.json").write_text(json.dumps(asdict(result), indent=2))
+        (staging / "cost_estimate.json").write_text(json.dumps(estimate, indent=2))
+        shutil.rmtree(entry, ignore_errors=True)
+        os.replace(staging, entry)
+        shutil.rmtree(work, ignore_errors=True)
+    _wait_for_every_process()
+    return TrainedModel(adapter, result, False, entry / "checkpoint", estimate)
+
+
+def _is_main_process() -> bool:
+    """Rank 0, read from the launcher's environment (torchrun and accelerate set RANK) because
+    the process group does not exist until the Trainer creates it.
+
+    Only rank 0 writes the cache entry: transformers 5 ``save_pretrained`` writes no weights on
+    other ranks, so an entry saved by rank 1 would be a checkpoint without a model."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _wait_for_every_process() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
 
 
 # -- scoring ---------------------------------------------------------------------------
@@ -173,11 +224,13 @@ def tune_threshold(track: str, validation: Sequence[Example], predictions: Predi
 
 def evaluate(adapter: QAAdapter, data: RunData, track: str, batch_size: int) -> Evaluation:
     """Tune the no-answer threshold on validation, then score test with it (never tuned on test)."""
-    val_predictions = adapter.predict(data.validation, batch_size=batch_size)
+    with explain_out_of_memory("prediction", adapter.spec.name):
+        val_predictions = adapter.predict(data.validation, batch_size=batch_size)
     threshold = tune_threshold(track, data.validation, val_predictions)
     val_answers = metrics.apply_na_threshold(val_predictions.answers, val_predictions.na_probs, threshold)
     start = time.perf_counter()
-    test_predictions = adapter.predict(data.test, batch_size=batch_size)
+    with explain_out_of_memory("prediction", adapter.spec.name):
+        test_predictions = adapter.predict(data.test, batch_size=batch_size)
     seconds = time.perf_counter() - start
     test_answers = metrics.apply_na_threshold(test_predictions.answers, test_predictions.na_probs, threshold)
     return Evaluation(
@@ -219,7 +272,8 @@ def metrics_gold(gold: dict[str, list[str]]) -> dict[str, list[str]]:
 def answer_probes(adapter: QAAdapter, probes: Sequence[Probe], threshold: float) -> list[dict[str, Any]]:
     """The founding experiment's probe questions, answered with the tuned threshold."""
     examples = [p.as_example() for p in probes]
-    predictions = adapter.predict(examples, batch_size=16)
+    with explain_out_of_memory("prediction", adapter.spec.name):
+        predictions = adapter.predict(examples, batch_size=16)
     answers = metrics.apply_na_threshold(predictions.answers, predictions.na_probs, threshold)
     return [
         {
@@ -302,6 +356,7 @@ def model_result(
         "lora": to_dict(spec.lora) if spec.lora else None,
         "parameters": {"total": counts.total, "trainable": counts.trainable},
         "train": train,
+        "cost_estimate": trained.cost_estimate,
         "threshold": _finite(evaluation.threshold),
         "validation": evaluation.validation,
         "test": evaluation.test,

@@ -17,10 +17,11 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
 from .config import ConfigError
+from .cost import CostError
 from .data import DataError
+from .errors import QABenchOutOfMemory
 from .profiles import PROFILES, ProfileError, check_needs, get_profile, with_overrides
 from .runner import evaluate, load_run_data, train_or_load, write_model_files
 
@@ -38,31 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-file", default=None, help="training data file or hub id")
     parser.add_argument("--validation-file", default=None, help="validation data file or hub id")
     parser.add_argument("--test-file", default=None, help="test data file or hub id")
-    parser.add_argument("--max-train-samples", type=int, default=None, help="use only the first N training questions")
+    parser.add_argument("--max-train-samples", type=int, default=None, help="use N training questions, a seeded random sample kept in file order (quick runs)")
     parser.add_argument("--quantize", choices=["none", "4bit"], default=None, help="4bit: QLoRA base (CUDA + bitsandbytes)")
     parser.add_argument("--plain", action="store_true", help="plain baseline: pad to max length, fp32, no length grouping")
     parser.add_argument("--skip-bad-records", action="store_true", default=None, help="skip invalid records instead of stopping")
     parser.add_argument("--repair-offsets", action="store_true", default=None, help="repair answer_start values that miss their text")
     return parser
-
-
-def train_without_caching(spec, train_spec, data, cache_dir) -> None:
-    """A non-main DDP rank's share of ``runner.train_or_load``: train in the same Trainer
-    folder as rank 0 (same checkpoints, so a killed run resumes on every rank), but never
-    write or delete the cache entry.
-
-    ``train_or_load`` on every rank is not safe: transformers 5 ``save_pretrained`` writes
-    no weights on a rank other than 0, so a rank-1 entry renamed over rank 0's leaves a
-    cached checkpoint without its model, and two ranks renaming onto one folder can fail
-    (ENOTEMPTY). Per-epoch validation scores are rank 0's job, so none are computed here.
-    """
-    from .adapters import create_adapter
-    from .runner import cache_key
-
-    entry = Path(cache_dir) / f"{spec.name}-{cache_key(spec, train_spec, data)}"  # as train_or_load names it
-    if spec.zero_shot or (entry / "train_result.json").is_file():
-        return  # rank 0 loads the cached checkpoint: nothing to train
-    create_adapter(spec).train(data.train, data.validation, train_spec, entry.with_name(entry.name + ".work") / "trainer", None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,17 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     spec = profile.models[0]
 
     # -- train (or load the cached checkpoint) ------------------------------------------
-    # Seed before the model is built: a new QA head is initialised from torch's global RNG,
-    # which torch seeds at random per process, so without this --seed would not fix it.
-    from transformers import set_seed
-
-    set_seed(profile.train.seed)
-    # Under DDP every rank trains; only the main process writes the cache entry, scores and
-    # writes the results.
+    # train_or_load seeds before building the model. Under DDP every rank trains; only the
+    # main process writes the cache entry, scores and writes the results.
+    try:
+        trained = train_or_load(spec, profile.train, data, args.cache_dir, profile.data.track)
+    except (QABenchOutOfMemory, CostError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
     if int(os.environ.get("RANK", "0")) != 0:
-        train_without_caching(spec, profile.train, data, args.cache_dir)
         return 0
-    trained = train_or_load(spec, profile.train, data, args.cache_dir, profile.data.track)
 
     # -- score: threshold tuned on validation, applied to test ---------------------------
     evaluation = evaluate(trained.adapter, data, profile.data.track, profile.train.eval_batch_size)

@@ -241,3 +241,25 @@ def test_count_training_tokens_on_a_sample_scales_up(tiny_model_paths, tiny_squa
     first3 = cost.count_training_tokens(tokenizer, examples[:3], spec)
     assert cost.count_training_tokens(tokenizer, examples, spec, max_examples=3) == round(first3 * len(examples) / 3)
     assert cost.count_training_tokens(tokenizer, [], spec) == 0
+
+
+def test_training_is_refused_before_it_starts_when_the_gpu_is_too_small(tiny_model_paths, tiny_squad_examples, tmp_path, monkeypatch):
+    """runner.train_or_load prints the estimate and, on a GPU, refuses a run that will not fit:
+    the Trainer is never started and no cache entry is written."""
+    from qa_models import runner
+    from qa_models.adapters.span import SpanAdapter
+    from qa_models.config import ModelSpec, TrainSpec
+
+    small_gpu = cost.Device("test-gpu", "a 1 MB test GPU", 100e12, 10**6, "test")
+    monkeypatch.setattr(cost, "this_machine", lambda: small_gpu)
+
+    def never(*args, **kwargs):
+        raise AssertionError("training started although the run does not fit")
+
+    monkeypatch.setattr(SpanAdapter, "train", never)
+    spec = ModelSpec(name="tiny-bert", model_id=str(tiny_model_paths["bert"]), max_seq_length=64, doc_stride=16)
+    examples = list(tiny_squad_examples)
+    data = runner.RunData(train=examples, validation=examples[:3], test=examples[:3], probes=[])
+    with pytest.raises(cost.CostError, match="test-gpu has 0.0 GiB"):
+        runner.train_or_load(spec, TrainSpec(epochs=1, batch_size=4), data, tmp_path / "cache", "squad_v2")
+    assert not any((tmp_path / "cache").glob("*/train_result.json"))

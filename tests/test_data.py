@@ -693,3 +693,17 @@ def test_shared_cmrc_dev_keeps_every_question_when_dropping_free_text_answers() 
     assert len({p.record for p in result.dropped_answers}) == 174
     assert sum(len(e.answers) for e in result.examples) == 9657 - 193
     assert_offsets_valid(result.examples)
+
+
+def test_sample_examples_is_seeded_ordered_and_spans_articles():
+    from qa_models.data import sample_examples
+
+    examples = [Example(id=f"q{i}", title=f"t{i // 10}", context="c", question="q", answers=(), is_impossible=True) for i in range(100)]
+    first = sample_examples(examples, 20, seed=1)
+    assert first == sample_examples(examples, 20, seed=1)
+    assert first != sample_examples(examples, 20, seed=2)
+    positions = [examples.index(e) for e in first]
+    assert positions == sorted(positions) and len(set(positions)) == 20
+    assert len({e.title for e in first}) > 2  # not just the first two articles
+    assert sample_examples(examples, None, seed=1) == examples
+    assert sample_examples(examples, 500, seed=1) == examples
