@@ -122,20 +122,57 @@ def validation_scorer(track: str, validation: Sequence[Example]):
     return scorer
 
 
-def estimate_training_cost(adapter: QAAdapter, spec: ModelSpec, train_spec: TrainSpec, train: Sequence[Example]) -> cost.CostEstimate:
+THROUGHPUT_FILE = "measured_throughput.json"
+"""In the cache folder: training tokens/s measured by earlier runs, per device and model setup."""
+
+
+def _throughput_key(spec: ModelSpec, train_spec: TrainSpec) -> str:
+    return f"{spec.model_id}|{spec.method}|{spec.quantize}|seq{spec.max_seq_length}|batch{train_spec.batch_size}|fast={train_spec.fast}"
+
+
+def measured_throughput(cache_dir: Path, device: str, spec: ModelSpec, train_spec: TrainSpec) -> float | None:
+    """Real training tokens/s of an earlier run of the same setup on the same device, if any."""
+    path = cache_dir / THROUGHPUT_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get(device, {}).get(_throughput_key(spec, train_spec))
+
+
+def record_throughput(cache_dir: Path, device: str, spec: ModelSpec, train_spec: TrainSpec, tokens_per_s: float) -> None:
+    """Keep this run's tokens/s so the next estimate on this device is measured, not assumed."""
+    path = cache_dir / THROUGHPUT_FILE
+    table = json.loads(path.read_text()) if path.is_file() else {}
+    table.setdefault(device, {})[_throughput_key(spec, train_spec)] = tokens_per_s
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(path.name + f".tmp{os.getpid()}")
+    staging.write_text(json.dumps(table, indent=2, sort_keys=True))
+    os.replace(staging, path)
+
+
+def estimate_training_cost(
+    adapter: QAAdapter, spec: ModelSpec, train_spec: TrainSpec, train: Sequence[Example], cache_dir: Path
+) -> cost.CostEstimate:
     """Expected time and memory of this fine-tune on this machine, printed before it starts.
 
     Tokens are counted on up to 2,000 training questions with the adapter's own features and
-    scaled to the whole set. On a GPU a run that will not fit raises ``cost.CostError`` (with
-    the options that help) before any training; on a CPU the estimate is printed only, since
-    host memory is shared with everything else on the machine.
+    scaled to the whole set. Time comes from the tokens/s an earlier run of the same setup
+    measured on this device where there is one, else from the assumed MFU (GPUs only: a
+    CPU has no tabulated FLOP/s). On a GPU a run that will not fit raises ``cost.CostError``
+    (with the options that help) before any training; on a CPU the estimate is printed
+    only, since host memory is shared with everything else on the machine.
     """
+    device = cost.this_machine().key
     n_tokens = cost.count_training_tokens(adapter.tokenizer, train, spec, max_examples=2000)
     estimate = cost.estimate_for_profile_model(
-        spec, train_spec, n_tokens, adapter.parameter_counts(), model_config=getattr(adapter.model, "config", None)
+        spec,
+        train_spec,
+        n_tokens,
+        adapter.parameter_counts(),
+        model_config=getattr(adapter.model, "config", None),
+        measured_tokens_per_s=measured_throughput(cache_dir, device, spec, train_spec),
     )
     print(f"\n[qabench] cost estimate: {cost.format_estimate(estimate, spec.name)}", flush=True)
-    if estimate.device != "cpu":
+    if device != "cpu":
         cost.check_fits(estimate)
     return estimate
 
@@ -165,7 +202,7 @@ def train_or_load(spec: ModelSpec, train_spec: TrainSpec, data: RunData, cache_d
     work = entry.with_name(entry.name + ".work")
     set_seed(train_spec.seed)
     adapter = create_adapter(spec)
-    estimate = estimate_training_cost(adapter, spec, train_spec, data.train).to_dict()
+    estimate = estimate_training_cost(adapter, spec, train_spec, data.train, cache_dir).to_dict()
     # Per-epoch EM/F1 is the main process's job; the other ranks go on to the next epoch.
     scorer = validation_scorer(track, data.validation) if _is_main_process() else None
     with explain_out_of_memory("training", spec.name):
@@ -179,6 +216,7 @@ def train_or_load(spec: ModelSpec, train_spec: TrainSpec, data: RunData, cache_d
         shutil.rmtree(entry, ignore_errors=True)
         os.replace(staging, entry)
         shutil.rmtree(work, ignore_errors=True)
+        record_throughput(cache_dir, estimate["device"], spec, train_spec, result.tokens_per_s)
     _wait_for_every_process()
     return TrainedModel(adapter, result, False, entry / "checkpoint", estimate)
 

@@ -263,3 +263,23 @@ def test_training_is_refused_before_it_starts_when_the_gpu_is_too_small(tiny_mod
     with pytest.raises(cost.CostError, match="test-gpu has 0.0 GiB"):
         runner.train_or_load(spec, TrainSpec(epochs=1, batch_size=4), data, tmp_path / "cache", "squad_v2")
     assert not any((tmp_path / "cache").glob("*/train_result.json"))
+
+
+def test_the_next_estimate_uses_the_throughput_an_earlier_run_measured(tiny_model_paths, tiny_squad_examples, tmp_path, capsys):
+    from qa_models import runner
+    from qa_models.adapters import create_adapter
+    from qa_models.config import ModelSpec, TrainSpec
+
+    spec = ModelSpec(name="tiny-bert", model_id=str(tiny_model_paths["bert"]), max_seq_length=64, doc_stride=16)
+    train_spec = TrainSpec(epochs=2, batch_size=4)
+    adapter = create_adapter(spec)
+    examples = list(tiny_squad_examples)
+    first = runner.estimate_training_cost(adapter, spec, train_spec, examples, tmp_path)
+    assert first.basis == "unknown" and first.seconds is None  # a CPU has no tabulated FLOP/s
+    assert "[qabench] cost estimate: tiny-bert (full) on cpu" in capsys.readouterr().out
+    runner.record_throughput(tmp_path, "cpu", spec, train_spec, 250.0)
+    second = runner.estimate_training_cost(adapter, spec, train_spec, examples, tmp_path)
+    assert second.basis == "measured"
+    assert second.seconds == pytest.approx(second.n_tokens * 2 / 250.0)
+    other_batch = runner.estimate_training_cost(adapter, spec, TrainSpec(epochs=2, batch_size=8), examples, tmp_path)
+    assert other_batch.basis == "unknown"  # a different setup is not the measured one
