@@ -1449,6 +1449,39 @@ def _extra_blocks(models: list[dict]) -> list:
     return B
 
 
+def _cost_estimate_blocks(models: list[dict]) -> list:
+    """The estimate printed before training (``qa_models.cost``) beside what the run measured."""
+    rows = []
+    for m in models:
+        est, train = m.get("cost_estimate"), m.get("train") or {}
+        if not est:
+            continue
+        if est.get("basis") == "measured":
+            basis = "measured tokens/s of an earlier run"
+        elif est.get("basis") == "assumed MFU" and _finite(est.get("mfu")):
+            basis = f"assumed {est['mfu']:.0%} MFU"
+        else:
+            basis = "no FLOP/s for this device"
+        rows.append([
+            m["name"], _text(est.get("device")), _text(est.get("method")), _count(est.get("n_tokens")),
+            f"{est['flops']:.3g}" if _finite(est.get("flops")) else _DASH,
+            _duration(est.get("seconds")) if _finite(est.get("seconds")) else _DASH, basis,
+            _duration(train.get("wall_time_s")) if _finite(train.get("wall_time_s")) else _DASH,
+            _gib(est.get("peak_memory_bytes")), _gib(train.get("peak_memory_bytes")) if _finite(train.get("peak_memory_bytes")) else _DASH,
+        ])
+    if not rows:
+        return []
+    columns = ["model", "device", "method", "tokens / epoch", "FLOPs", "estimated time", "time basis",
+               "measured time", "estimated peak memory", "measured peak memory"]
+    return [
+        _Heading(2, "Cost: estimated before training vs measured"),
+        _Table(pd.DataFrame(rows, columns=columns)),
+        _Note("The estimate is printed before training starts (FLOPs = 6·N·T full, 4·N·T + adapter weight "
+              "gradients for LoRA, + 2·N·T with gradient checkpointing). A CPU has no tabulated FLOP/s, so its "
+              "time is estimated only once a run of the same setup has measured tokens/s on it."),
+    ]
+
+
 def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, plots: dict[str, bytes],
             skipped: dict[str, str], n_resamples: int, seed: int) -> list:
     """The whole report as a list of blocks; Markdown and HTML are two renderings of it."""
@@ -1558,6 +1591,8 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
                                "Points at almost the same cost are spread sideways a little so none hides another."))
         else:
             B.append(_Note(f"Plot skipped: {skipped.get(key, 'no data')}."))
+
+    B += _cost_estimate_blocks(models)
 
     # --- probes ---
     B.append(_Heading(2, "Probe questions"))

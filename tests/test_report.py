@@ -676,3 +676,28 @@ def test_short_training_times_are_not_zero_hours():
     text = headline(results)
     assert "training 16.5 CPU-seconds vs 14.7 CPU-seconds" in text and "0.00" not in text
     assert report._time_unit(14.7) == (1.0, "seconds") and report._time_unit(7200.0) == (3600.0, "hours")
+
+
+def test_cost_estimate_sits_beside_the_measured_cost(tmp_path):
+    results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.8), ("qwen-zero-shot", 0.5)))
+    by_name = {m["name"]: m for m in results["models"]}
+    by_name["bert-span"]["cost_estimate"] = {
+        "device": "H100-SXM", "method": "full", "n_tokens": 2_000_000, "flops": 1.3e15, "seconds": 3285.0,
+        "basis": "assumed MFU", "mfu": 0.4, "peak_memory_bytes": 3 * 2**30,
+    }
+    by_name["llama3-lora"]["cost_estimate"] = {
+        "device": "cpu", "method": "lora", "n_tokens": 5_000, "flops": 2.0e12, "seconds": None,
+        "basis": "unknown", "mfu": None, "peak_memory_bytes": 2**30,
+    }
+    md = write_run(tmp_path / "run", results).report_md.read_text(encoding="utf-8")
+    rows = {row[0]: row for row in _table_rows(_md_section(md, "## Cost: estimated before training vs measured"))}
+    assert set(rows) == {"bert-span", "llama3-lora"}  # the zero-shot row trains nothing
+    bert = rows["bert-span"]
+    assert bert[1:6] == ["H100-SXM", "full", "2M", "1.3e+15", report._duration(3285.0)]
+    assert bert[6] == "assumed 40% MFU" and bert[8] == "3.00 GiB"
+    assert bert[7] == report._duration(by_name["bert-span"]["train"]["wall_time_s"])
+    assert rows["llama3-lora"][5] == "—" and rows["llama3-lora"][6] == "no FLOP/s for this device"
+    for m in results["models"]:
+        m.pop("cost_estimate", None)
+    md = write_run(tmp_path / "none", results).report_md.read_text(encoding="utf-8")
+    assert "## Cost: estimated" not in md
