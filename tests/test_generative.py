@@ -185,3 +185,22 @@ def test_packed_rows_match_padded_batches_without_a_cache(tiny_model_paths, gene
         packed = model(**DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)(features), use_cache=False).loss
     assert left.item() == pytest.approx(padded.item(), abs=1e-5)
     assert packed.item() == pytest.approx(padded.item(), abs=1e-5)
+
+
+def test_fused_linear_cross_entropy_only_on_the_fast_path_on_a_gpu_with_liger(monkeypatch):
+    import importlib.util
+
+    import torch
+
+    from qa_models.adapters.generative import use_fused_linear_cross_entropy
+    from qa_models.config import TrainSpec
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not use_fused_linear_cross_entropy(TrainSpec())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "liger_kernel" else real_find_spec(name, *a))
+    assert use_fused_linear_cross_entropy(TrainSpec())
+    assert not use_fused_linear_cross_entropy(TrainSpec(fast=False))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "liger_kernel" else real_find_spec(name, *a))
+    assert not use_fused_linear_cross_entropy(TrainSpec())

@@ -60,6 +60,19 @@ PROGRESS_MIN_BATCHES = 8
 
 
 # ---------------------------------------------------------------------------------------
+def use_fused_linear_cross_entropy(train_spec: TrainSpec) -> bool:
+    """liger-kernel's fused linear cross-entropy (through the Trainer's ``use_liger_kernel``) on the
+    fast path on a GPU where the package is installed.
+
+    It computes the loss chunk by chunk from the last hidden states, so the [tokens, 128K-152K]
+    logits of Llama 3 and Qwen are never materialised in full. liger's kernels are Triton, so
+    CUDA only; without the package (this CPU machine) the Trainer's plain loss runs.
+    """
+    import importlib.util
+
+    return bool(train_spec.fast and torch.cuda.is_available() and importlib.util.find_spec("liger_kernel"))
+
+
 # Collators
 # ---------------------------------------------------------------------------------------
 
@@ -283,6 +296,7 @@ class GenerativeAdapter(QAAdapter):
             label_names=["labels"],
             remove_unused_columns=False,  # the collator reads exactly our columns
             use_cache=False,
+            use_liger_kernel=use_fused_linear_cross_entropy(train_spec),
         )
         trainer = Trainer(
             model=self.model,
