@@ -203,12 +203,13 @@ def test_only_rank_0_writes_a_whole_cache_entry(runs):
     from qa_models.adapters import load_adapter
 
     _, (ddp, _) = runs.values()
-    entries = [p for p in (ddp / "cache").iterdir()]
+    entries = [p for p in (ddp / "cache").iterdir() if p.is_dir()]
     assert len(entries) == 1 and (entries[0] / "train_result.json").is_file(), entries
     checkpoint = entries[0] / "checkpoint"
     assert {"config.json", "model.safetensors", "qabench.json"} <= {p.name for p in checkpoint.iterdir()}
     load_adapter(checkpoint)
-    assert not list((ddp / "cache").glob("*.tmp*")), "staging folders left behind"
+    assert not list((ddp / "cache").glob("*.tmp*")), "staging folders or files left behind"
+    assert (ddp / "cache" / "measured_throughput.json").is_file(), "rank 0 records the measured tokens/s"
 
 
 @pytest.mark.slow
