@@ -11,7 +11,10 @@ import pytest
 pytestmark = pytest.mark.train
 
 REAL_QUALITY_F1 = 50.0
-"""Validation F1 from which a model counts as really fine-tuned, and its probe answers are asserted."""
+"""Validation F1 (overall and on answerable questions) from which a model counts as really
+fine-tuned, and its probe answers are asserted. Overall F1 alone is not enough: a model
+that abstains on every question scores the unanswerable share (51.5 on the shared
+validation file) while answering nothing."""
 
 
 def test_training_lowers_the_loss(model_name, trained):
@@ -45,6 +48,10 @@ def test_scores_validation_and_test(model_name, evaluation, run_data, run_dir, p
         assert (run_dir / model_name / name).is_file()
 
 
+REAL_MODEL_PROBES = {"en-super-bowl": ("Denver Broncos",), "en-moon": ("Theia", "giant impact")}
+"""Probe id -> phrases one of which a real-quality checkpoint's answer contains (case-insensitive)."""
+
+
 def _contains(answer: str, *needles: str) -> bool:
     return any(n.lower() in answer.lower() for n in needles)
 
@@ -60,11 +67,15 @@ def test_probe_answers_are_cut_from_the_context(model_name, evaluation, model_ca
 def test_probe_answers_of_real_models(model_name, evaluation, run_results, profile):
     if profile.name == "tiny":
         pytest.skip("tiny random models are not expected to know the answers")
-    if evaluation.validation["f1"] < REAL_QUALITY_F1:
-        pytest.skip(f"validation F1 {evaluation.validation['f1']:.1f} < {REAL_QUALITY_F1}: not a real-quality checkpoint")
+    f1 = evaluation.validation["f1"]
+    has_ans_f1 = evaluation.validation.get("HasAns_f1", f1)
+    if min(f1, has_ans_f1) < REAL_QUALITY_F1:
+        pytest.skip(
+            f"validation F1 {f1:.1f}, HasAns F1 {has_ans_f1:.1f}: below {REAL_QUALITY_F1}, not a real-quality checkpoint"
+        )
     probes = {p["id"]: p["answer"] for p in run_results.models[model_name]["result"]["probes"]}
-    assert _contains(probes["en-superbowl"], "Denver Broncos"), probes["en-superbowl"]
-    assert _contains(probes["en-moon"], "Theia", "giant impact"), probes["en-moon"]
+    for probe_id, phrases in REAL_MODEL_PROBES.items():
+        assert _contains(probes[probe_id], *phrases), f"{probe_id}: {probes[probe_id]!r} contains none of {phrases}"
 
 
 def test_inference_latency(model_name, trained, evaluation, run_data, run_results, benchmark):

@@ -431,6 +431,33 @@ def apply_na_threshold(
     return {qid: ("" if na_probs[qid] > thresh else p) for qid, p in preds.items()}
 
 
+def no_answer_auroc(has_ans: Mapping[str, bool], na_probs: Mapping[str, float]) -> float | None:
+    """How well ``na_probs`` rank unanswerable above answerable questions (area under the ROC curve).
+
+    1.0: every unanswerable question has a higher no-answer probability than every
+    answerable one, so some threshold separates them; 0.5: no better than chance, so the
+    best-F1 sweep can only trade answerable questions for unanswerable ones. Ties count
+    one half (average ranks: the Mann-Whitney U statistic over both counts). ``None``
+    when either class is absent (CMRC has no unanswerable questions).
+
+    Not part of the official script: a diagnostic that separates the no-answer decision
+    from span quality, which the official HasAns/NoAns numbers mix through the threshold.
+    """
+    _check_na_probs(na_probs, has_ans)
+    qids = list(has_ans)
+    unanswerable = np.array([not has_ans[q] for q in qids], dtype=bool)
+    n_pos, n_neg = int(unanswerable.sum()), int((~unanswerable).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    probs = np.array([na_probs[q] for q in qids], dtype=np.float64)
+    _, inverse, counts = np.unique(probs, return_inverse=True, return_counts=True)
+    # Average 1-based rank of each distinct value: first rank of its group plus (count - 1) / 2.
+    first_rank = np.cumsum(counts) - counts + 1
+    ranks = (first_rank + (counts - 1) / 2.0)[inverse]
+    u = ranks[unanswerable].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
 # ---------------------------------------------------------------------------
 # CMRC 2018
 # ---------------------------------------------------------------------------

@@ -1362,6 +1362,11 @@ def at_a_glance(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: in
 # Keys other suites write into a model's "extra" (bench/conftest.py flattens their pieces
 # as <suite>_<key>): prefix -> (heading, note). Each group gets its own small table.
 _EXTRA_GROUPS = {
+    "abstention_": ("Span quality apart from the no-answer decision",
+                    "On test. share_abstained: questions answered \"\" at the tuned threshold. never_abstain_HasAns_*: "
+                    "answerable questions scored as if the model never abstained (span quality alone). "
+                    "no_answer_auroc: how well the no-answer probability ranks unanswerable above answerable "
+                    "questions (0.5 = chance; then the best-F1 threshold can only abstain everywhere or nowhere)."),
     "cross_lingual_": ("Cross-lingual: CMRC 2018 scores of SQuAD-trained models",
                        "Each SQuAD-trained checkpoint answers the CMRC 2018 test questions, scored with the CMRC metric "
                        "(EM and F1 on a 0-100 scale). unk_share is the tokenizer's unknown-token share of those contexts; "
@@ -1375,7 +1380,7 @@ _EXTRA_GROUPS = {
                   "[UNK] tokens (kind unk, the text is lost) or byte pieces (kind byte_fallback, nothing is lost). "
                   "Compare shares within one kind only."),
 }
-_GROUP_ORDER = ("cross_lingual_", "speed_", "coverage_")
+_GROUP_ORDER = ("abstention_", "cross_lingual_", "speed_", "coverage_")
 
 _LONG_TEXT = 30
 """Text values longer than this go to a list below a diagnostics table, not into a cell."""

@@ -251,6 +251,8 @@ class Evaluation:
     test_answers: dict[str, str]
     per_question: pd.DataFrame
     test_seconds: float
+    abstention: dict[str, Any] = field(default_factory=dict)
+    """Test diagnostics of the no-answer decision apart from span quality (``abstention_diagnostics``)."""
 
 
 def tune_threshold(track: str, validation: Sequence[Example], predictions: Predictions) -> float:
@@ -279,7 +281,31 @@ def evaluate(adapter: QAAdapter, data: RunData, track: str, batch_size: int) -> 
         test_answers=test_answers,
         per_question=per_question_table(track, data.test, test_answers),
         test_seconds=seconds,
+        abstention=abstention_diagnostics(track, data.test, test_predictions, test_answers),
     )
+
+
+def abstention_diagnostics(
+    track: str, examples: Sequence[Example], predictions: Predictions, answers: dict[str, str]
+) -> dict[str, Any]:
+    """What the tuned threshold hides: span quality if the model never abstained, and how
+    well its no-answer probabilities separate the two kinds of question.
+
+    A model whose no-answer probabilities are no better than chance (AUROC near 0.5) gets
+    its best validation F1 by abstaining on everything, and then shows HasAns F1 near 0
+    although it may find most answers; these numbers tell the two failures apart.
+    Empty for CMRC (no unanswerable questions, never abstains).
+    """
+    if track == "cmrc2018":
+        return {}
+    never_abstain = score(track, examples, predictions.answers)
+    has_ans = {e.id: bool(e.gold_texts) for e in examples}
+    return {
+        "share_abstained": sum(1 for e in examples if not answers[e.id]) / len(examples),
+        "never_abstain_HasAns_exact": never_abstain.get("HasAns_exact"),
+        "never_abstain_HasAns_f1": never_abstain.get("HasAns_f1"),
+        "no_answer_auroc": metrics.no_answer_auroc(has_ans, predictions.na_probs),
+    }
 
 
 def per_question_table(track: str, examples: Sequence[Example], answers: dict[str, str]) -> pd.DataFrame:
@@ -412,7 +438,12 @@ def model_result(
         ],
         "inference": inference,
         "probes": probes,
-        "extra": {**evaluation.test_predictions.extra, "test_questions_per_s": len(table) / evaluation.test_seconds, **(extra or {})},
+        "extra": {
+            **evaluation.test_predictions.extra,
+            "test_questions_per_s": len(table) / evaluation.test_seconds,
+            **{f"abstention_{k}": v for k, v in evaluation.abstention.items()},
+            **(extra or {}),
+        },
     }
 
 

@@ -513,6 +513,23 @@ def test_load_probes_fixture() -> None:
         birthday.id = "x"  # type: ignore[misc]
 
 
+def test_bench_probe_expectations_name_real_probes() -> None:
+    """The bench suite's real-model probe assertions only run with real checkpoints, so
+    check here that their ids exist and that the fixture's expected answers satisfy them."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "test_squad.py"
+    spec = importlib.util.spec_from_file_location("bench_test_squad", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    by_id = {p.id: p for p in load_probes(FIXTURES / "probes.json")}
+    assert module.REAL_MODEL_PROBES
+    for probe_id, phrases in module.REAL_MODEL_PROBES.items():
+        assert probe_id in by_id, f"bench asserts on unknown probe {probe_id!r}"
+        assert module._contains(by_id[probe_id].expected_answer, *phrases)
+        assert any(phrase.lower() in by_id[probe_id].context.lower() for phrase in phrases)
+
+
 def test_probes_fixture_matches_shared_seed_probes() -> None:
     assert load_probes(FIXTURES / "probes.json") == load_probes(shared("probes/seed_probes.json"))
 

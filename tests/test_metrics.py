@@ -690,3 +690,40 @@ def test_metrics_module_has_no_heavy_imports():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert res.returncode == 0, f"metrics imported {res.stdout.strip()} {res.stderr}"
+
+
+# --------------------------------------------------------------------------- no-answer AUROC
+
+def test_no_answer_auroc_perfect_chance_and_inverted():
+    from qa_models.metrics import no_answer_auroc
+
+    has_ans = {"a": True, "b": True, "c": False, "d": False}
+    assert no_answer_auroc(has_ans, {"a": 0.1, "b": 0.2, "c": 0.8, "d": 0.9}) == 1.0
+    assert no_answer_auroc(has_ans, {"a": 0.8, "b": 0.9, "c": 0.1, "d": 0.2}) == 0.0
+    # All tied: every pair counts one half.
+    assert no_answer_auroc(has_ans, dict.fromkeys(has_ans, 0.5)) == 0.5
+    # c above a counts 1, d tied with a counts one half, both below b count 0: 1.5 / 4.
+    assert no_answer_auroc(has_ans, {"a": 0.3, "b": 0.6, "c": 0.4, "d": 0.3}) == pytest.approx(0.375)
+    assert no_answer_auroc({"a": True, "b": True}, {"a": 0.1, "b": 0.9}) is None
+
+
+def test_no_answer_auroc_matches_pairwise_count_on_random_data():
+    import numpy as np
+
+    from qa_models.metrics import no_answer_auroc
+
+    rng = np.random.default_rng(3)
+    probs = np.round(rng.random(300), 2)  # rounding makes ties
+    unanswerable = rng.random(300) < 0.4
+    has_ans = {str(i): not u for i, u in enumerate(unanswerable)}
+    na = {str(i): float(p) for i, p in enumerate(probs)}
+    pos, neg = probs[unanswerable], probs[~unanswerable]
+    pairwise = ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / (len(pos) * len(neg))
+    assert no_answer_auroc(has_ans, na) == pytest.approx(pairwise, abs=1e-12)
+
+
+def test_no_answer_auroc_names_a_missing_probability():
+    from qa_models.metrics import no_answer_auroc
+
+    with pytest.raises(ValueError, match="no-answer probability"):
+        no_answer_auroc({"a": True, "b": False}, {"a": 0.1})
