@@ -49,9 +49,10 @@ def test_tokenizer_coverage_of_test_contexts(model_name, profile, run_data, run_
 @pytest.fixture(scope="session")
 def cross_lingual_data(profile: Profile) -> dict[str, Any]:
     """The CMRC test set of this profile's cmrc2018 track, loaded with offsets repaired and
-    unrepairable questions skipped (counted), capped at ``max_eval_samples``; the test
+    unrepairable questions skipped (counted), a seeded sample of ``max_eval_samples`` of them
+    when that is set (as for the SQuAD validation and test files); the test
     skips when it cannot be had (shared data or hub missing)."""
-    from qa_models.data import DataError, load_examples
+    from qa_models.data import DataError, load_examples, sample_examples
     from qa_models.profiles import ProfileError, get_profile
 
     try:
@@ -59,7 +60,7 @@ def cross_lingual_data(profile: Profile) -> dict[str, Any]:
         loaded = load_examples(source, split="validation", repair_offsets=True, skip_bad_records=True)
     except (DataError, ProfileError) as error:
         pytest.skip(f"no CMRC data for the cross-lingual row: {str(error).splitlines()[0]}")
-    examples = loaded.examples[: profile.data.max_eval_samples] if profile.data.max_eval_samples else loaded.examples
+    examples = sample_examples(loaded.examples, profile.data.max_eval_samples, profile.train.seed)
     return {
         "examples": examples,
         "source": loaded.source,

@@ -1185,7 +1185,8 @@ def _plot_grouped(stats: dict[str, _ModelStats], colors: dict, bucket_of, order,
     x = np.arange(len(present))
     for k, name in enumerate(names):
         ax.bar(x + (k - (len(names) - 1) / 2) * width, table[name].to_numpy(), width, label=name, color=colors[name])
-    ax.set_xticks(x, [f"{b}\n(n={counts[b]})" for b in present])
+    # Two-word buckets ("how many") break onto two lines so neighbouring labels do not overlap.
+    ax.set_xticks(x, [f"{b}".replace(" ", "\n") + f"\n(n={counts[b]})" for b in present])
     ax.set_ylim(0, 105)
     ax.set_ylabel("test F1")
     ax.set_xlabel(xlabel)
@@ -1261,7 +1262,7 @@ def headline(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int =
         qps = _num(top.get("inference"), "questions_per_s")
         return (f"{lead} It reaches test F1 {score(top)}; cost: {hours(top)}, {_count(params.get('total'))} parameters "
                 f"({_count(params.get('trainable'))} trainable), peak memory {mem(top)[1]}, "
-                f"{_rate(qps)} questions/s at inference.")
+                f"{_rate(qps)} questions/s at inference." + _abstention_caveats(ranked))
 
     second = ranked[1]
     st_a, st_b = stats[top["name"]], stats[second["name"]]
@@ -1314,7 +1315,32 @@ def headline(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int =
         for m, prev, f1 in zip(ranked[1:], f1s, f1s[1:]):
             ranking += f" {'=' if f1 == prev else '>'} {m['name']} {_f(f1, 1)}"
         text += f" Full ranking by test F1: {ranking}."
-    return text
+    return text + _abstention_caveats(ranked)
+
+
+ABSTAIN_ALMOST_ALWAYS = 0.95
+"""Share of test questions answered "" from which the headline warns that a model's F1 is
+mostly the unanswerable share rather than answers found."""
+
+
+def _abstention_caveats(models: list[dict]) -> str:
+    """Sentences for models that abstain on almost every test question (" " + ..., or "")."""
+    notes = []
+    for m in models:
+        extra = m.get("extra") or {}
+        share = _num(extra, "abstention_share_abstained")
+        if not (_finite(share) and share >= ABSTAIN_ALMOST_ALWAYS):
+            continue
+        note = (f"Caveat: **{m['name']}** answers \"no answer\" to {100 * share:.0f}% of test questions at the "
+                f"threshold tuned on validation, so its F1 is mostly the share of unanswerable questions")
+        auroc = _num(extra, "abstention_no_answer_auroc")
+        if _finite(auroc):
+            note += f" (its no-answer probabilities separate the two kinds of question with AUROC {auroc:.2f}; 0.5 is chance)"
+        never = _num(extra, "abstention_never_abstain_HasAns_f1")
+        if _finite(never):
+            note += f"; never abstaining, it would score HasAns F1 {never:.1f}"
+        notes.append(note + ".")
+    return "".join(" " + n for n in notes)
 
 
 _GLANCE_TEXT_COLUMNS = frozenset({"model", "method", "quantisation"})
@@ -1613,7 +1639,15 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
             elif not probes[pid].get("documented_bert_answer") and p.get("documented_bert_answer"):
                 probes[pid]["documented_bert_answer"] = p["documented_bert_answer"]
             ans = p.get("answer")
-            cell = ans if isinstance(ans, str) and ans.strip() else "(no answer)"
+            span = p.get("span_if_answering")
+            if isinstance(ans, str) and ans.strip():
+                cell = ans
+            elif isinstance(span, str) and span.strip():
+                # Abstained at the tuned threshold: show what it would have answered, so a low
+                # p_na beside "no answer" does not read as a contradiction.
+                cell = f"(no answer; span: {span})"
+            else:
+                cell = "(no answer)"
             if _finite(p.get("na_prob")):
                 cell += f" (p_na {p['na_prob']:.2f})"
             answers[(pid, m["name"])] = cell
@@ -1623,7 +1657,10 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
                 + [answers.get((pid, n), _DASH) for n in names]
                 + [_text(probes[pid].get("documented_bert_answer") or None)] for pid in probe_ids]
         B.append(_Table(pd.DataFrame(prow, columns=["probe", "lang", "question", *names, "documented BERT answer (founding experiment)"])))
-        B.append(_Note("p_na is the model's no-answer probability; above the tuned threshold the model abstains."))
+        thresholds = ", ".join(f"{m['name']} {m['threshold']:.3f}" for m in models if _finite(m.get("threshold")))
+        B.append(_Note("p_na is the model's no-answer probability; above the no-answer threshold tuned on validation"
+                       + (f" ({thresholds})" if thresholds else "")
+                       + " the model abstains, and \"span\" is the answer it would have given."))
     else:
         B.append(_Note("No probes recorded."))
 

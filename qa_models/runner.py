@@ -346,6 +346,7 @@ def answer_probes(adapter: QAAdapter, probes: Sequence[Probe], threshold: float)
             "question": p.question,
             "context": p.context,
             "answer": answers[p.id],
+            "span_if_answering": predictions.answers[p.id],
             "na_prob": float(predictions.na_probs[p.id]),
             "documented_bert_answer": p.documented_bert_answer,
             "expected_answer": p.expected_answer,

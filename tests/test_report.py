@@ -119,7 +119,7 @@ def make_results(
                  "answer": "Norse | Frankish people" if k == 0 else "descendants of Norse raiders", "na_prob": 0.05 + 0.1 * k,
                  "documented_bert_answer": "[UNK] people"},
                 {"id": "zh-1", "lang": "zh", "question": "谁建立了诺曼底公国？", "context": "……", "answer": "",
-                 "na_prob": 0.9, "documented_bert_answer": ""},
+                 "span_if_answering": "罗洛" if k == 0 else "", "na_prob": 0.9, "documented_bert_answer": ""},
             ],
             "extra": {"snapped_answers": 3 * k, "unk_share": 0.01 * k},
         })
@@ -701,3 +701,32 @@ def test_cost_estimate_sits_beside_the_measured_cost(tmp_path):
         m.pop("cost_estimate", None)
     md = write_run(tmp_path / "none", results).report_md.read_text(encoding="utf-8")
     assert "## Cost: estimated" not in md
+
+
+def test_headline_warns_when_a_model_abstains_on_almost_everything(tmp_path):
+    results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.85)))
+    abstains, answers = results["models"]
+    abstains["extra"].update({"abstention_share_abstained": 0.99, "abstention_no_answer_auroc": 0.52,
+                              "abstention_never_abstain_HasAns_f1": 44.06})
+    answers["extra"].update({"abstention_share_abstained": 0.40, "abstention_no_answer_auroc": 0.9,
+                             "abstention_never_abstain_HasAns_f1": 80.0})
+    text = headline(results)
+    assert text.count("Caveat") == 1
+    assert "**bert-span** answers \"no answer\" to 99% of test questions" in text
+    assert "AUROC 0.52" in text and "HasAns F1 44.1" in text
+    md = write_run(tmp_path / "run", results).report_md.read_text(encoding="utf-8")
+    section = _md_section(md, "### Span quality apart from the no-answer decision")
+    rows = {r[0]: r for r in _table_rows(section)}
+    assert set(rows) == {"bert-span", "llama3-lora"}
+    # Below the warning share, no caveat.
+    abstains["extra"]["abstention_share_abstained"] = 0.5
+    assert "Caveat" not in headline(results)
+
+
+def test_probe_table_shows_the_span_an_abstaining_model_would_have_given(written):
+    md = written.report_md.read_text(encoding="utf-8")
+    rows = {r[0]: r for r in _table_rows(_md_section(md, "## Probe questions"))}
+    assert "(no answer; span: 罗洛) (p_na 0.90)" in rows["zh-1"]
+    assert "(no answer) (p_na 1.00)" not in md
+    assert rows["zh-1"].count("(no answer) (p_na 0.90)") == 2  # the other models found no span
+    assert "the no-answer threshold tuned on validation (bert-span 0.500" in md
