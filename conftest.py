@@ -40,6 +40,9 @@ def pytest_addoption(parser):
         help="skip records that fail validation (counted by reason in the report) instead of stopping")
     add("--qa-repair-offsets", action="store_true", default=None,
         help="move an answer_start that misses its text to the nearest occurrence of the text")
+    add("--qa-drop-answers-not-in-context", action="store_true", default=None,
+        help="drop only an answer whose text is nowhere in its context and keep its question when another "
+             "answer is valid (CMRC dev); each dropped answer is counted in the report")
     add("--qa-seed", type=int, default=None, help="seed for data order, splits, new heads and bootstrap")
     add("--qa-report-dir", default="reports",
         help="where reports/<run-id>/ is written (results.json/csv, report.md/html, per-model predictions)")

@@ -36,6 +36,7 @@ def _options(config: pytest.Config) -> dict[str, Any]:
         fast=False if get("--qa-plain") else None,
         skip_bad_records=get("--qa-skip-bad-records"),
         repair_offsets=get("--qa-repair-offsets"),
+        drop_answers_not_in_context=get("--qa-drop-answers-not-in-context"),
         seed=get("--qa-seed"),
     )
 

@@ -100,3 +100,12 @@ def test_inference_latency(model_name, trained, evaluation, run_data, run_result
         },
     )
     assert np.all(timings > 0)
+
+
+def test_parameter_counts_in_results(model_name, trained, evaluation, run_results):
+    """The report's counts come from the adapter's own count; a zero-shot row trained nothing."""
+    params = run_results.models[model_name]["result"]["parameters"]
+    counts = trained.adapter.parameter_counts()
+    assert params["total"] == counts.total > 0
+    expected_trainable = 0 if trained.adapter.spec.zero_shot else counts.trainable
+    assert params["trainable"] == expected_trainable

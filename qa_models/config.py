@@ -142,6 +142,10 @@ class DataSpec:
     """Skip records that fail validation (counted by reason in the report) instead of stopping."""
     repair_offsets: bool = False
     """Move an answer_start that misses its text to the nearest occurrence of the text."""
+    drop_answers_not_in_context: bool = False
+    """Drop only an answer whose text is nowhere in its context, keeping its question when it
+    has another valid answer (multi-answer test sets such as CMRC dev); each dropped answer is
+    counted in the report. Off: such a question is an error (or skipped whole)."""
     probes: str | None = None
     """Probe questions file (the founding experiment's eight); None uses fixtures/probes.json."""
 

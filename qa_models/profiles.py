@@ -260,6 +260,7 @@ def with_overrides(profile: Profile, **options) -> Profile:
                 max_eval_samples=base.max_eval_samples,
                 skip_bad_records=base.skip_bad_records,
                 repair_offsets=base.repair_offsets,
+                drop_answers_not_in_context=base.drop_answers_not_in_context,
                 probes=base.probes,
             )
         elif not (options.get("train_file") and options.get("test_file")):
@@ -277,6 +278,7 @@ def with_overrides(profile: Profile, **options) -> Profile:
         track=track,
         skip_bad_records=options.get("skip_bad_records"),
         repair_offsets=options.get("repair_offsets"),
+        drop_answers_not_in_context=options.get("drop_answers_not_in_context"),
     )
     train = override(
         profile.train,

@@ -1694,6 +1694,9 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
     else:
         B.append(_Para("No records were skipped."))
     B.append(_Para(f"Answer offsets repaired while loading: {_text(run.get('repaired_offsets'))}."))
+    if run.get("dropped_answers"):
+        B.append(_Para(f"Answers dropped because their text is nowhere in the context (their questions kept, "
+                       f"with their other answers): {_text(run['dropped_answers'])}."))
     return B
 
 

@@ -47,11 +47,17 @@ class RunData:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped_records: dict[str, int] = field(default_factory=dict)
     repaired_offsets: int = 0
+    dropped_answers: int = 0
+    """Answers removed under ``drop_answers_not_in_context`` from questions that were kept."""
 
 
 def load_run_data(data: DataSpec, seed: int) -> RunData:
     """Load, validate and split the data of a run (validation split by article if not given)."""
-    options = dict(skip_bad_records=data.skip_bad_records, repair_offsets=data.repair_offsets)
+    options = dict(
+        skip_bad_records=data.skip_bad_records,
+        repair_offsets=data.repair_offsets,
+        drop_answers_not_in_context=data.drop_answers_not_in_context,
+    )
     loaded = {"train": load_examples(data.train, split="train", **options)}
     loaded["test"] = load_examples(data.test, split="validation", **options)
     train = loaded["train"].examples
@@ -76,7 +82,11 @@ def load_run_data(data: DataSpec, seed: int) -> RunData:
     if "validation" not in files:
         files["validation"] = {**files["train"], "n_examples": len(validation), "split_from": "train"}
     probes = load_probes(data.probes or FIXTURES / "probes.json")
-    return RunData(train, validation, test, probes, files, skipped, sum(r.repaired for r in loaded.values()))
+    return RunData(
+        train, validation, test, probes, files, skipped,
+        repaired_offsets=sum(r.repaired for r in loaded.values()),
+        dropped_answers=sum(len(r.dropped_answers) for r in loaded.values()),
+    )
 
 
 def gold_of(examples: Sequence[Example]) -> dict[str, list[str]]:
@@ -419,7 +429,8 @@ def model_result(
         "quantize": spec.quantize,
         "zero_shot": spec.zero_shot,
         "lora": to_dict(spec.lora) if spec.lora else None,
-        "parameters": {"total": counts.total, "trainable": counts.trainable},
+        # A zero-shot row trains nothing, whatever requires_grad says on the loaded model.
+        "parameters": {"total": counts.total, "trainable": 0 if spec.zero_shot else counts.trainable},
         "train": train,
         "cost_estimate": trained.cost_estimate,
         "threshold": _finite(evaluation.threshold),
@@ -517,5 +528,6 @@ def run_metadata(profile: Profile, data: RunData, run_id: str, started: str, fin
         "data_files": data.files,
         "skipped_records": data.skipped_records,
         "repaired_offsets": data.repaired_offsets,
+        "dropped_answers": data.dropped_answers,
         "train_spec": to_dict(profile.train),
     }

@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plain", action="store_true", help="plain baseline: pad to max length, fp32, no length grouping")
     parser.add_argument("--skip-bad-records", action="store_true", default=None, help="skip invalid records instead of stopping")
     parser.add_argument("--repair-offsets", action="store_true", default=None, help="repair answer_start values that miss their text")
+    parser.add_argument("--drop-answers-not-in-context", action="store_true", default=None,
+                        help="drop only an answer whose text is nowhere in its context, keeping its question when another answer is valid")
     return parser
 
 
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             fast=False if args.plain else None,
             skip_bad_records=args.skip_bad_records,
             repair_offsets=args.repair_offsets,
+            drop_answers_not_in_context=args.drop_answers_not_in_context,
         )
         check_needs(profile)
         data = load_run_data(profile.data, profile.train.seed)

@@ -666,6 +666,24 @@ def test_drop_answers_not_in_context_keeps_questions_with_a_valid_answer(tmp_pat
     assert [e.id for e in default.examples] == ["q4"] and default.dropped_answers == ()
 
 
+def test_drop_answers_option_reaches_the_run_data_and_its_metadata(tmp_path: Path) -> None:
+    """--qa-drop-answers-not-in-context -> DataSpec -> load_run_data -> results.json's run block."""
+    from qa_models.profiles import get_profile, with_overrides
+    from qa_models.runner import load_run_data
+
+    path = str(_cmrc_with_free_text_answers(tmp_path))
+    files = dict(train_file=path, validation_file=path, test_file=path, track="cmrc2018", repair_offsets=True,
+                 skip_bad_records=True)
+    profile = with_overrides(get_profile("tiny"), drop_answers_not_in_context=True, **files)
+    assert profile.data.drop_answers_not_in_context
+    data = load_run_data(profile.data, seed=0)
+    assert [e.id for e in data.test] == ["q1", "q3", "q4"]
+    assert data.dropped_answers == 3 * 2  # two answers in each of the three loads of the file
+    # Without the option the same questions are lost whole, and nothing counts as dropped.
+    plain = load_run_data(with_overrides(get_profile("tiny"), **files).data, seed=0)
+    assert [e.id for e in plain.test] == ["q4"] and plain.dropped_answers == 0
+
+
 def test_drop_answers_not_in_context_on_hub_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     rows = datasets.Dataset.from_dict(
         {

@@ -730,3 +730,12 @@ def test_probe_table_shows_the_span_an_abstaining_model_would_have_given(written
     assert "(no answer) (p_na 1.00)" not in md
     assert rows["zh-1"].count("(no answer) (p_na 0.90)") == 2  # the other models found no span
     assert "the no-answer threshold tuned on validation (bert-span 0.500" in md
+
+
+def test_dropped_answers_are_stated_only_when_there_are_some(tmp_path):
+    results = make_results(models=(("bert-span", 0.7),))
+    md = write_run(tmp_path / "none", results).report_md.read_text(encoding="utf-8")
+    assert "Answers dropped" not in md
+    results["run"]["dropped_answers"] = 7
+    md = write_run(tmp_path / "some", results).report_md.read_text(encoding="utf-8")
+    assert "Answers dropped because their text is nowhere in the context" in md and "kept, with their other answers): 7." in md
