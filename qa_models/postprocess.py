@@ -26,22 +26,31 @@ def best_spans_per_window(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best valid (start, end) token pair of every window, vectorised over windows.
 
-    Considers the ``n_best_size`` highest start and end logits of each window (the
-    utils_qa recipe), keeps pairs whose tokens both lie in the context, with
-    ``start <= end < start + max_answer_length``, and returns per window the best pair's
-    start token, end token and score (start + end logit; -1e9 when no pair is valid).
+    Considers the ``n_best_size`` highest start and end logits among each window's
+    *context* tokens, keeps pairs with ``start <= end < start + max_answer_length``, and
+    returns per window the best pair's start token, end token and score (start + end
+    logit; -1e9 when no pair is valid).
+
+    utils_qa takes the n best over the whole window, padding and question included, and
+    drops the invalid ones afterwards. A weakly trained model can put its 20 highest logits
+    on padding, and how much padding a window has depends on the batch it was predicted in,
+    so the same question got an answer alone and none in a batch. Ranking context tokens
+    only makes the answer independent of batching and padding.
 
     Shapes: logits [F, L], offsets [F, L, 2] with -1 outside the context.
     """
     n_windows, length = start_logits.shape
     k = min(n_best_size, length)
+    in_context = offsets[..., 0] >= 0  # [F, L]
+    start_logits = np.where(in_context, start_logits, NEG_INF)
+    end_logits = np.where(in_context, end_logits, NEG_INF)
     # argpartition then sort only the k kept: O(L) per window instead of a full sort.
     top_start = np.argpartition(-start_logits, k - 1, axis=1)[:, :k]
     top_end = np.argpartition(-end_logits, k - 1, axis=1)[:, :k]
     rows = np.arange(n_windows)[:, None]
     s_score = start_logits[rows, top_start]  # [F, k]
     e_score = end_logits[rows, top_end]
-    in_context = offsets[..., 0] >= 0  # [F, L]
+    # Windows with fewer than k context tokens still pick k positions; these flags drop the rest.
     s_ok = in_context[rows, top_start]
     e_ok = in_context[rows, top_end]
 

@@ -86,11 +86,32 @@ def test_vectorised_matches_a_plain_loop_on_random_logits():
     end = rng.normal(size=(n, length)).astype(np.float32)
     s, e, score = best_spans_per_window(start, end, offsets, n_best_size=7, max_answer_length=4)
     for f in range(n):
-        top_s = np.argsort(-start[f])[:7]
-        top_e = np.argsort(-end[f])[:7]
+        context = np.flatnonzero(offsets[f, :, 0] >= 0)
+        top_s = context[np.argsort(-start[f, context])[:7]]
+        top_e = context[np.argsort(-end[f, context])[:7]]
         best = NEG_INF
         for i in top_s:
             for j in top_e:
                 if offsets[f, i, 0] >= 0 and offsets[f, j, 0] >= 0 and 0 <= j - i < 4:
                     best = max(best, start[f, i] + end[f, j])
         assert score[f] == pytest.approx(best)
+
+
+def test_padding_and_question_logits_do_not_crowd_out_the_context():
+    """The same window, alone and padded as in a batch: high logits on padding or question
+    tokens must not push every context token out of the n best."""
+    context_positions = [(p, p - 3) for p in range(3, 8)]  # positions 3..7 are tokens 0..4
+    alone = _offsets(1, 9, [context_positions])
+    start = np.full((1, 9), -1.0, dtype=np.float32)
+    end = np.full((1, 9), -1.0, dtype=np.float32)
+    start[0, 4], end[0, 6] = 0.5, 0.25  # the best context span: tokens 1..3
+    s, e, score = best_spans_per_window(start, end, alone, n_best_size=3)
+    assert (s[0], e[0], score[0]) == (4, 6, pytest.approx(0.75))
+
+    padded = _offsets(1, 40, [context_positions])
+    start_p = np.full((1, 40), 9.0, dtype=np.float32)  # padding (and question) scored highest
+    end_p = np.full((1, 40), 9.0, dtype=np.float32)
+    start_p[0, :9], end_p[0, :9] = start[0], end[0]
+    start_p[0, 1] = end_p[0, 2] = 20.0  # question tokens
+    s, e, score = best_spans_per_window(start_p, end_p, padded, n_best_size=3)
+    assert (s[0], e[0], score[0]) == (4, 6, pytest.approx(0.75))

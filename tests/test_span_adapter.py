@@ -94,6 +94,25 @@ def test_plain_and_fast_prediction_agree(tiny_model_paths, tiny_squad_examples):
         assert fast.na_probs[qid] == pytest.approx(plain.na_probs[qid], abs=1e-4)
 
 
+@pytest.mark.parametrize("kind", ["bert", "llama3"])
+def test_an_answer_does_not_depend_on_the_batch_it_is_predicted_in(tiny_model_paths, kind):
+    """A short probe alone and padded beside long ones: the same span (random weights put
+    high logits on padding, which used to crowd every context token out of the n best)."""
+    from qa_models.data import load_probes
+    from qa_models.runner import FIXTURES
+
+    spec = _bert_spec(tiny_model_paths) if kind == "bert" else _decoder_span_spec(tiny_model_paths, kind)
+    adapter = create_adapter(spec)
+    examples = [p.as_example() for p in load_probes(FIXTURES / "probes.json")]
+    together = adapter.predict(examples, batch_size=len(examples), fast=True)
+    padded_to_max = adapter.predict(examples, batch_size=len(examples), fast=False)
+    for example in examples:
+        alone = adapter.predict([example], batch_size=1, fast=True)
+        assert together.answers[example.id] == alone.answers[example.id] == padded_to_max.answers[example.id], example.id
+        assert together.answers[example.id], f"{example.id}: no span found in a window that has context tokens"
+        assert together.na_probs[example.id] == pytest.approx(alone.na_probs[example.id], abs=1e-4)
+
+
 @pytest.mark.parametrize("kind", ["bert", "qwen-generative"])
 def test_ask_answers_from_any_saved_checkpoint(tiny_model_paths, generative_spec, tmp_path, kind):
     spec = _bert_spec(tiny_model_paths) if kind == "bert" else generative_spec("qwen")
