@@ -1192,7 +1192,8 @@ def _plot_grouped(stats: dict[str, _ModelStats], colors: dict, bucket_of, order,
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncols=min(len(names), 4), loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    # Beside the axes, not below: multi-line bucket labels ("how\nmany\n(n=66)") ran into a legend underneath.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     return _png(fig)
 
