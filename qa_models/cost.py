@@ -474,11 +474,15 @@ def count_training_tokens(tokenizer: Any, examples: Sequence[Any], spec: Any, ma
 
     Span models: the sum of the attention masks of ``features.build_train_features`` (a long
     context's overlapping windows each count: they are each computed). Generative models:
-    prompt + answer tokens of ``prompts.encode_for_training``. ``max_examples`` counts the
-    first N examples only and scales up to all of them (a quick estimate on a large set).
+    prompt + answer tokens of ``prompts.encode_for_training``. ``max_examples`` counts a
+    seeded random sample of that many examples and scales up to all of them (a quick
+    estimate on a large set; a sample, not the first N, because files are ordered by article
+    and articles differ in context length).
     """
+    from .data import sample_examples
+
     examples = list(examples)
-    counted = examples[:max_examples] if max_examples else examples
+    counted = sample_examples(examples, max_examples, seed=0)
     if not counted:
         return 0
     if getattr(spec, "method", "span") == "generative":

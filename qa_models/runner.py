@@ -214,10 +214,10 @@ def train_or_load(spec: ModelSpec, train_spec: TrainSpec, data: RunData, cache_d
     adapter = create_adapter(spec)
     estimate = estimate_training_cost(adapter, spec, train_spec, data.train, cache_dir).to_dict()
     # Per-epoch EM/F1 is the main process's job; the other ranks go on to the next epoch.
-    scorer = validation_scorer(track, data.validation) if _is_main_process() else None
+    scorer = validation_scorer(track, data.validation) if is_main_process() else None
     with explain_out_of_memory("training", spec.name):
         result = adapter.train(data.train, data.validation, train_spec, work / "trainer", scorer)
-    if _is_main_process():
+    if is_main_process():
         staging = entry.with_name(entry.name + f".tmp{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
         adapter.save(staging / "checkpoint")
@@ -231,7 +231,7 @@ def train_or_load(spec: ModelSpec, train_spec: TrainSpec, data: RunData, cache_d
     return TrainedModel(adapter, result, False, entry / "checkpoint", estimate)
 
 
-def _is_main_process() -> bool:
+def is_main_process() -> bool:
     """Rank 0, read from the launcher's environment (torchrun and accelerate set RANK) because
     the process group does not exist until the Trainer creates it.
 

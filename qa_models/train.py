@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from .config import ConfigError
@@ -23,7 +22,7 @@ from .cost import CostError
 from .data import DataError
 from .errors import QABenchOutOfMemory
 from .profiles import PROFILES, ProfileError, check_needs, get_profile, with_overrides
-from .runner import evaluate, load_run_data, train_or_load, write_model_files
+from .runner import evaluate, is_main_process, load_run_data, train_or_load, write_model_files
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except (QABenchOutOfMemory, CostError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
-    if int(os.environ.get("RANK", "0")) != 0:
+    if not is_main_process():
         return 0
 
     # -- score: threshold tuned on validation, applied to test ---------------------------

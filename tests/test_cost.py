@@ -238,8 +238,10 @@ def test_count_training_tokens_on_a_sample_scales_up(tiny_model_paths, tiny_squa
     tokenizer = AutoTokenizer.from_pretrained(spec.model_id)
     examples = list(tiny_squad_examples)
     assert cost.count_training_tokens(tokenizer, examples, spec, max_examples=len(examples)) == cost.count_training_tokens(tokenizer, examples, spec)
-    first3 = cost.count_training_tokens(tokenizer, examples[:3], spec)
-    assert cost.count_training_tokens(tokenizer, examples, spec, max_examples=3) == round(first3 * len(examples) / 3)
+    from qa_models.data import sample_examples
+
+    sample3 = cost.count_training_tokens(tokenizer, sample_examples(examples, 3, seed=0), spec)
+    assert cost.count_training_tokens(tokenizer, examples, spec, max_examples=3) == round(sample3 * len(examples) / 3)
     assert cost.count_training_tokens(tokenizer, [], spec) == 0
 
 
