@@ -234,7 +234,7 @@ def check_needs(profile: Profile) -> None:
         if source and ("/" in source and Path(source).suffix in {".json", ".gz", ".zip"}) and not Path(source).is_file():
             raise ProfileError(
                 f"profile '{profile.name}': {role} file {source} does not exist. Point QABENCH_DATA_DIR at the shared "
-                "data folder, pass --qa-{role}-file, or use --qa-profile tiny (fixtures only)."
+                f"data folder, pass --qa-{role}-file, or use --qa-profile tiny (fixtures only)."
             )
 
 

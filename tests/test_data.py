@@ -742,3 +742,16 @@ def test_sample_examples_is_seeded_ordered_and_spans_articles():
     assert len({e.title for e in first}) > 2  # not just the first two articles
     assert sample_examples(examples, None, seed=1) == examples
     assert sample_examples(examples, 500, seed=1) == examples
+
+
+def test_a_profile_whose_data_file_is_missing_names_the_option_that_replaces_it(tmp_path: Path) -> None:
+    from qa_models.profiles import ProfileError, check_needs, get_profile, with_overrides
+
+    missing = str(tmp_path / "nowhere" / "train.json")
+    profile = with_overrides(get_profile("minilm"), train_file=missing)
+    with pytest.raises(ProfileError) as info:
+        check_needs(profile)
+    message = str(info.value)
+    assert f"train file {missing} does not exist" in message
+    assert "--qa-train-file" in message and "{role}" not in message
+    assert "--qa-profile tiny" in message
