@@ -1325,23 +1325,40 @@ mostly the unanswerable share rather than answers found."""
 
 
 def _abstention_caveats(models: list[dict]) -> str:
-    """Sentences for models that abstain on almost every test question (" " + ..., or "")."""
-    notes = []
+    """A caveat (" " + sentence, or "") for models that abstain on almost every test question.
+
+    One model gets a sentence of its own; several share one sentence, with the explanation
+    said once, so the headline does not repeat itself model after model.
+    """
+    flagged = []
     for m in models:
         extra = m.get("extra") or {}
         share = _num(extra, "abstention_share_abstained")
-        if not (_finite(share) and share >= ABSTAIN_ALMOST_ALWAYS):
-            continue
-        note = (f"Caveat: **{m['name']}** answers \"no answer\" to {100 * share:.0f}% of test questions at the "
+        if _finite(share) and share >= ABSTAIN_ALMOST_ALWAYS:
+            flagged.append((m["name"], share, _num(extra, "abstention_no_answer_auroc"),
+                            _num(extra, "abstention_never_abstain_HasAns_f1")))
+    if not flagged:
+        return ""
+    if len(flagged) == 1:
+        name, share, auroc, never = flagged[0]
+        note = (f"Caveat: **{name}** answers \"no answer\" to {100 * share:.0f}% of test questions at the "
                 f"threshold tuned on validation, so its F1 is mostly the share of unanswerable questions")
-        auroc = _num(extra, "abstention_no_answer_auroc")
         if _finite(auroc):
             note += f" (its no-answer probabilities separate the two kinds of question with AUROC {auroc:.2f}; 0.5 is chance)"
-        never = _num(extra, "abstention_never_abstain_HasAns_f1")
         if _finite(never):
             note += f"; never abstaining, it would score HasAns F1 {never:.1f}"
-        notes.append(note + ".")
-    return "".join(" " + n for n in notes)
+        return " " + note + "."
+    parts = []
+    for name, share, auroc, never in flagged:
+        facts = [f"{100 * share:.0f}% abstained"]
+        if _finite(auroc):
+            facts.append(f"AUROC {auroc:.2f}")
+        if _finite(never):
+            facts.append(f"HasAns F1 {never:.1f} never abstaining")
+        parts.append(f"**{name}** ({', '.join(facts)})")
+    return (f" Caveat: {len(flagged)} models answer \"no answer\" to almost every test question at the threshold "
+            f"tuned on validation, so their F1 is mostly the share of unanswerable questions: {'; '.join(parts)}. "
+            f"AUROC is how well the no-answer probabilities separate the two kinds of question (0.5 is chance).")
 
 
 _GLANCE_TEXT_COLUMNS = frozenset({"model", "method", "quantisation"})
@@ -1587,23 +1604,35 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
 
     # --- cost ---
     B.append(_Heading(2, "Cost"))
-    crow = []
+    # Two tables, not one: seventeen columns side by side ran past a laptop screen.
+    train_rows, infer_rows = [], []
     for m in models:
         tr, inf, params = _train(m), m.get("inference") or {}, m.get("parameters") or {}
-        crow.append([m["name"], _text(m.get("method")), _text(m.get("quantize")), _text(m.get("zero_shot")),
-                     _count(params.get("total")), _count(params.get("trainable")), _text(tr.get("epochs")),
-                     _duration(tr.get("wall_time_s")), _text(tr.get("device")), _rate(tr.get("examples_per_s")),
-                     _rate(tr.get("tokens_per_s")), _gib(tr.get("peak_memory_bytes")) + (f" ({tr['memory_kind']})" if tr.get("memory_kind") else ""),
-                     _text(tr.get("cached")),
-                     _f(_num(inf, "latency_p50_s"), 3), _f(_num(inf, "latency_p95_s"), 3), _rate(inf.get("questions_per_s")),
-                     _text(inf.get("device"))])
-    B.append(_Table(pd.DataFrame(crow, columns=["model", "method", "quantize", "zero-shot", "params", "trainable", "epochs",
-                                                "train time", "train device", "examples/s", "tokens/s", "peak memory",
-                                                "cached", "latency p50 (s)", "latency p95 (s)", "questions/s", "inference device"]),
-                    frozenset({"params", "trainable", "epochs", "train time", "examples/s", "tokens/s", "peak memory",
-                               "latency p50 (s)", "latency p95 (s)", "questions/s"})))
-    B.append(_Note("`cached` = the checkpoint was loaded from the cache, so train time and memory are those of the run that "
-                   "trained it. Peak memory is CUDA allocator peak (cuda) or process RSS (cpu_rss); the two are not comparable."))
+        if m.get("zero_shot"):
+            train_time = "zero-shot: nothing trained"
+        else:
+            train_time = _duration(tr.get("wall_time_s")) + (" (cached)" if tr.get("cached") else "")
+        train_rows.append([m["name"], _text(m.get("method")), _text(m.get("quantize")),
+                           _count(params.get("total")), _count(params.get("trainable")), _text(tr.get("epochs")),
+                           train_time, _text(tr.get("device")), _rate(tr.get("examples_per_s")),
+                           _rate(tr.get("tokens_per_s")),
+                           _gib(tr.get("peak_memory_bytes")) + (f" ({tr['memory_kind']})" if tr.get("memory_kind") else "")])
+        infer_rows.append([m["name"], _f(_num(inf, "latency_p50_s"), 3), _f(_num(inf, "latency_p95_s"), 3),
+                           _rate(inf.get("questions_per_s")), _text(inf.get("batch_size")), _text(inf.get("device"))])
+    B.append(_Heading(3, "Training"))
+    B.append(_Table(pd.DataFrame(train_rows, columns=["model", "method", "quantize", "params", "trainable", "epochs",
+                                                      "train time", "train device", "examples/s", "tokens/s",
+                                                      "peak memory"]),
+                    frozenset({"params", "trainable", "epochs", "train time", "examples/s", "tokens/s", "peak memory"})))
+    B.append(_Note("\"(cached)\" = the checkpoint was loaded from the cache, so train time and memory are those of the run "
+                   "that trained it. Peak memory is CUDA allocator peak (cuda) or process RSS (cpu_rss); the two are not "
+                   "comparable."))
+    B.append(_Heading(3, "Inference"))
+    B.append(_Table(pd.DataFrame(infer_rows, columns=["model", "latency p50 (s)", "latency p95 (s)", "questions/s",
+                                                      "batch size", "inference device"]),
+                    frozenset({"latency p50 (s)", "latency p95 (s)", "questions/s", "batch size"})))
+    B.append(_Note("Latency is one question asked alone (pytest-benchmark); questions/s is throughput over the whole "
+                   "test set at the batch size shown."))
 
     # --- plots ---
     B.append(_Heading(2, "Plots"))

@@ -723,6 +723,27 @@ def test_headline_warns_when_a_model_abstains_on_almost_everything(tmp_path):
     assert "Caveat" not in headline(results)
 
 
+def test_several_abstaining_models_share_one_caveat():
+    results = make_results()
+    for m, auroc in zip(results["models"], (0.64, 0.49, 0.51)):
+        m.setdefault("extra", {}).update({"abstention_share_abstained": 1.0, "abstention_no_answer_auroc": auroc,
+                                          "abstention_never_abstain_HasAns_f1": 7.6})
+    text = headline(results)
+    assert text.count("Caveat") == 1 and text.count("0.5 is chance") == 1
+    assert "3 models answer" in text
+    for m, auroc in zip(results["models"], ("0.64", "0.49", "0.51")):
+        assert f"**{m['name']}** (100% abstained, AUROC {auroc}, HasAns F1 7.6 never abstaining)" in text
+
+
+def test_cost_is_two_tables_training_and_inference(written):
+    md = written.report_md.read_text(encoding="utf-8")
+    training = {r[0]: r for r in _table_rows(_md_section(md, "### Training"))}
+    inference = {r[0]: r for r in _table_rows(_md_section(md, "### Inference"))}
+    assert set(training) == set(inference) == {"bert-span", "llama3-lora", "qwen-zero-shot"}
+    assert len(training["bert-span"]) == 11 and len(inference["bert-span"]) == 6
+    assert training["qwen-zero-shot"][6] == "zero-shot: nothing trained"
+
+
 def test_probe_table_shows_the_span_an_abstaining_model_would_have_given(written):
     md = written.report_md.read_text(encoding="utf-8")
     rows = {r[0]: r for r in _table_rows(_md_section(md, "## Probe questions"))}
