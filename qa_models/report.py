@@ -750,6 +750,18 @@ def _f(x: Any, nd: int = 2) -> str:
     return f"{x:.{nd}f}" if _finite(x) else _DASH
 
 
+def _prob(x: Any, nd: int) -> str:
+    """A probability or threshold with ``nd`` decimals, but never a small positive value shown
+    as 0.00: a p_na of 3e-5 beside a threshold of 0 must not read as "0.00 is above 0.000"."""
+    if not _finite(x):
+        return _DASH
+    if x == 0:
+        return "0"
+    if abs(x) < 10 ** -nd:
+        return f"{x:.1e}"
+    return f"{x:.{nd}f}"
+
+
 def _ci(low: float, high: float, nd: int = 2) -> str:
     return f"[{low:.{nd}f}, {high:.{nd}f}]" if _finite(low) and _finite(high) else _DASH
 
@@ -1585,7 +1597,7 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
             B.append(_Note(f"{m['name']}: {n} per-question rows but the official test total is {total}; its CIs cover the recorded rows only."))
 
     B.append(_Heading(3, "Validation (threshold tuned here)"))
-    vrows = [[m["name"], _f(m.get("threshold"), 3), _f(_num(m.get("validation"), "exact")), _f(_num(m.get("validation"), "f1")),
+    vrows = [[m["name"], _prob(m.get("threshold"), 3), _f(_num(m.get("validation"), "exact")), _f(_num(m.get("validation"), "f1")),
               _text((m.get("validation") or {}).get("total"))] for m in models]
     B.append(_Table(pd.DataFrame(vrows, columns=["model", "no-answer threshold", "EM", "F1", "n"]),
                     frozenset({"no-answer threshold", "EM", "F1", "n"})))
@@ -1679,7 +1691,7 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
             else:
                 cell = "(no answer)"
             if _finite(p.get("na_prob")):
-                cell += f" (p_na {p['na_prob']:.2f})"
+                cell += f" (p_na {_prob(p['na_prob'], 2)})"
             answers[(pid, m["name"])] = cell
     if probe_ids:
         names = [m["name"] for m in models]
@@ -1687,7 +1699,7 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
                 + [answers.get((pid, n), _DASH) for n in names]
                 + [_text(probes[pid].get("documented_bert_answer") or None)] for pid in probe_ids]
         B.append(_Table(pd.DataFrame(prow, columns=["probe", "lang", "question", *names, "documented BERT answer (founding experiment)"])))
-        thresholds = ", ".join(f"{m['name']} {m['threshold']:.3f}" for m in models if _finite(m.get("threshold")))
+        thresholds = ", ".join(f"{m['name']} {_prob(m['threshold'], 3)}" for m in models if _finite(m.get("threshold")))
         B.append(_Note("p_na is the model's no-answer probability; above the no-answer threshold tuned on validation"
                        + (f" ({thresholds})" if thresholds else "")
                        + " the model abstains, and \"span\" is the answer it would have given."))

@@ -760,3 +760,10 @@ def test_dropped_answers_are_stated_only_when_there_are_some(tmp_path):
     results["run"]["dropped_answers"] = 7
     md = write_run(tmp_path / "some", results).report_md.read_text(encoding="utf-8")
     assert "Answers dropped because their text is nowhere in the context" in md and "kept, with their other answers): 7." in md
+
+
+def test_small_probabilities_are_not_rounded_to_zero():
+    assert report._prob(3e-5, 2) == "3.0e-05"
+    assert report._prob(0.0, 3) == "0"
+    assert report._prob(0.5184, 3) == "0.518"
+    assert report._prob(float("nan"), 2) == report._DASH
