@@ -49,3 +49,18 @@ def pytest_addoption(parser):
     add("--qa-cache-dir", default=".cache/checkpoints",
         help="cache of trained checkpoints, keyed by model, data, hyper-parameters and adapter code version")
     add("--qa-run-id", default=None, help="name of the report folder (default: <profile>-<UTC timestamp>)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark ``smoke`` what runs offline on a CPU in seconds, so ``pytest -m smoke`` is the quick
+    check: every test not marked ``slow`` or ``gpu``, and the bench suites only under the tiny
+    profile (the other profiles train real models for minutes)."""
+    import pytest
+
+    tiny = config.getoption("--qa-profile") == "tiny"
+    for item in items:
+        if item.get_closest_marker("slow") or item.get_closest_marker("gpu"):
+            continue
+        in_bench = item.path.relative_to(config.rootpath).parts[0] == "bench"
+        if tiny or not in_bench:
+            item.add_marker(pytest.mark.smoke)
