@@ -1596,11 +1596,18 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
         if _finite(total) and n and n != total:
             B.append(_Note(f"{m['name']}: {n} per-question rows but the official test total is {total}; its CIs cover the recorded rows only."))
 
-    B.append(_Heading(3, "Validation (threshold tuned here)"))
     vrows = [[m["name"], _prob(m.get("threshold"), 3), _f(_num(m.get("validation"), "exact")), _f(_num(m.get("validation"), "f1")),
               _text((m.get("validation") or {}).get("total"))] for m in models]
-    B.append(_Table(pd.DataFrame(vrows, columns=["model", "no-answer threshold", "EM", "F1", "n"]),
-                    frozenset({"no-answer threshold", "EM", "F1", "n"})))
+    if any(_finite(m.get("threshold")) for m in models):
+        B.append(_Heading(3, "Validation (threshold tuned here)"))
+        B.append(_Table(pd.DataFrame(vrows, columns=["model", "no-answer threshold", "EM", "F1", "n"]),
+                        frozenset({"no-answer threshold", "EM", "F1", "n"})))
+    else:
+        # CMRC 2018 has no unanswerable questions, so no threshold is tuned: models always answer.
+        B.append(_Heading(3, "Validation"))
+        B.append(_Table(pd.DataFrame([[r[0], *r[2:]] for r in vrows], columns=["model", "EM", "F1", "n"]),
+                        frozenset({"EM", "F1", "n"})))
+        B.append(_Note("No no-answer threshold: this data has no unanswerable questions, so span models always answer."))
 
     # --- paired bootstrap ---
     B.append(_Heading(2, "Paired bootstrap on test F1"))

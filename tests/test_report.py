@@ -767,3 +767,14 @@ def test_small_probabilities_are_not_rounded_to_zero():
     assert report._prob(0.0, 3) == "0"
     assert report._prob(0.5184, 3) == "0.518"
     assert report._prob(float("nan"), 2) == report._DASH
+
+
+def test_no_threshold_column_when_no_model_has_one(tmp_path):
+    results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.85)))
+    for m in results["models"]:
+        m["threshold"] = None
+    md = write_run(tmp_path / "run", results).report_md.read_text(encoding="utf-8")
+    assert "### Validation (threshold tuned here)" not in md
+    rows = _table_rows(_md_section(md, "### Validation"))
+    assert [len(r) for r in rows] == [4, 4]
+    assert "no unanswerable questions" in _md_section(md, "### Validation")
