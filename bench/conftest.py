@@ -97,6 +97,9 @@ class RunResults:
     def __init__(self) -> None:
         self.models: dict[str, dict[str, Any]] = {}
         self.started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        from qa_models.runner import git_commit
+
+        self.git_commit = git_commit()
 
     def update(self, name: str, **pieces: Any) -> None:
         self.models.setdefault(name, {}).update(pieces)
@@ -129,7 +132,7 @@ def run_results(profile: Profile, run_dir: Path, request: pytest.FixtureRequest)
     finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     payload = {
         "schema_version": 1,
-        "run": run_metadata(profile, data, run_dir.name, results.started, finished),
+        "run": run_metadata(profile, data, run_dir.name, results.started, finished, results.git_commit),
         "models": models,
     }
     write_run(run_dir, payload)

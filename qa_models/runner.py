@@ -502,15 +502,23 @@ def environment() -> dict[str, Any]:
 
 
 def git_commit() -> str | None:
+    """HEAD of the checkout, with " (uncommitted changes)" when tracked files differ from it."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                                capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    commit = head.stdout.strip()
+    if not commit:
+        return None
+    return commit + (" (uncommitted changes)" if status.returncode == 0 and status.stdout.strip() else "")
 
 
-def run_metadata(profile: Profile, data: RunData, run_id: str, started: str, finished: str) -> dict[str, Any]:
-    """The ``run`` object of results.json."""
+def run_metadata(profile: Profile, data: RunData, run_id: str, started: str, finished: str,
+                 commit: str | None = None) -> dict[str, Any]:
+    """The ``run`` object of results.json. ``commit``: the ``git_commit()`` read when the run
+    started (the code that ran); a commit made during a long run must not be named instead."""
     question = {
         "squad_v2": "For extractive QA on SQuAD v2.0, which model wins on F1, and what does each cost?",
         "cmrc2018": "For Chinese extractive QA (CMRC 2018), which model wins on F1, and what does each cost?",
@@ -523,7 +531,7 @@ def run_metadata(profile: Profile, data: RunData, run_id: str, started: str, fin
         "started": started,
         "finished": finished,
         "seed": profile.train.seed,
-        "git_commit": git_commit(),
+        "git_commit": commit if commit is not None else git_commit(),
         "environment": environment(),
         "data_files": data.files,
         "skipped_records": data.skipped_records,
