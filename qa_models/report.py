@@ -1646,6 +1646,11 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
     B.append(_Note("\"(cached)\" = the checkpoint was loaded from the cache, so train time and memory are those of the run "
                    "that trained it. Peak memory is CUDA allocator peak (cuda) or process RSS (cpu_rss); the two are not "
                    "comparable."))
+    # Rows whose weights came from a GGUF file (qa_models.gguf): say they are dequantised, not the originals.
+    from .gguf import quantisation_note
+    weight_notes = [f"{m['name']}: {note}" for m in models if (note := quantisation_note(m.get("model_id") or ""))]
+    if weight_notes:
+        B.append(_Note("Weights from GGUF files: " + "; ".join(weight_notes) + "."))
     B.append(_Heading(3, "Inference"))
     B.append(_Table(pd.DataFrame(infer_rows, columns=["model", "latency p50 (s)", "latency p95 (s)", "questions/s",
                                                       "batch size", "inference device"]),

