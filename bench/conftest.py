@@ -16,6 +16,7 @@ import pytest
 
 from qa_models.config import ConfigError, Profile
 from qa_models.profiles import ProfileError, check_needs, get_profile, with_overrides
+from qa_models.run_config import profile_from_configs
 
 
 def _options(config: pytest.Config) -> dict[str, Any]:
@@ -48,11 +49,16 @@ def resolve_profile(config: pytest.Config) -> Profile:
     if cached is not None:
         return cached
     name = config.getoption("--qa-profile")
-    if name != "seed":
+    files = config.getoption("--qa-config")
+    if name != "seed" and not files:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # offline profiles never wait on the network
     try:
-        # The track picks the profile's data (fixtures, shared files or hub splits) and metric.
-        profile = with_overrides(get_profile(name, config.getoption("--qa-track") or "squad_v2"), **_options(config))
+        if files:
+            base = profile_from_configs(files)
+        else:
+            # The track picks the profile's data (fixtures, shared files or hub splits) and metric.
+            base = get_profile(name, config.getoption("--qa-track") or "squad_v2")
+        profile = with_overrides(base, **_options(config))
         check_needs(profile)
     except (ProfileError, ConfigError) as error:
         raise pytest.UsageError(str(error)) from None

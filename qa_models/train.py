@@ -1,6 +1,7 @@
 """Recipe: fine-tune one model of a profile and score it, top to bottom.
 
     python -m qa_models.train --profile tiny --model bert-span --out runs/bert
+    python -m qa_models.train --config configs/bert/tiny_span.yaml --out runs/bert
     torchrun --nproc_per_node 2 -m qa_models.train --profile tiny --model bert-span --out runs/ddp
     accelerate launch --config_file configs/accelerate/ddp.yaml -m qa_models.train ...
 
@@ -22,13 +23,17 @@ from .cost import CostError
 from .data import DataError
 from .errors import QABenchOutOfMemory
 from .profiles import PROFILES, ProfileError, check_needs, get_profile, with_overrides
+from .run_config import profile_from_configs
 from .runner import evaluate, is_main_process, load_run_data, train_or_load, write_model_files
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m qa_models.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="tiny", choices=sorted(PROFILES), help="profile that defines models, data and hyper-parameters")
-    parser.add_argument("--model", required=True, help="name of one model of the profile, e.g. bert-span")
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="YAML config of one row (configs/<family>/<size>_<method>.yaml) instead of --profile/--model; "
+                             "the options below still override it")
+    parser.add_argument("--model", default=None, help="name of one model of the profile, e.g. bert-span (required without --config)")
     parser.add_argument("--out", required=True, help="folder for predictions.json, na_probs.json, metrics.json, predictions.csv")
     parser.add_argument("--cache-dir", default=".cache/checkpoints", help="cache of trained checkpoints (and in-progress Trainer checkpoints)")
     parser.add_argument("--epochs", type=float, default=None, help="override the profile's epochs")
@@ -49,13 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.config and not args.model:
+        parser.error("give --model NAME (a row of --profile) or --config FILE")
 
     # -- setup ------------------------------------------------------------------------
     try:
+        base = profile_from_configs([args.config]) if args.config else get_profile(args.profile)
         profile = with_overrides(
-            get_profile(args.profile),
-            models=[args.model],
+            base,
+            models=[args.model] if args.model else None,
             epochs=args.epochs,
             lr=args.lr,
             batch_size=args.batch_size,

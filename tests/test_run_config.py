@@ -121,3 +121,55 @@ def test_profile_from_configs_matches_the_profile_and_rejects_mixed_data(tmp_pat
     other = _write(tmp_path, sections)
     with pytest.raises(ConfigError, match=r"data.max_train_samples is 5 .* rows of one run share data"):
         profile_from_configs([CONFIG_DIR / "bert/tiny_span.yaml", other])
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_pytest_qa_config_runs_the_files_rows(tmp_path):
+    import subprocess
+    import sys
+
+    files = ["configs/bert/tiny_span.yaml", "configs/qwen/tiny_lora_span.yaml"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/test_squad.py", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "--qa-config", *files, "--qa-epochs", "1"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    collected = done.stdout
+    assert "[bert-span]" in collected and "[qwen-span]" in collected
+    assert "[llama3-span]" not in collected  # the tiny profile's other rows are not run
+
+
+def test_pytest_qa_config_bad_file_stops_before_collection(tmp_path):
+    import subprocess
+    import sys
+
+    sections = _tiny_sections()
+    sections["model"]["padding_side"] = "middle"
+    bad = _write(tmp_path, sections)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/test_squad.py", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "--qa-config", str(bad)],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+    assert done.returncode != 0
+    assert f"{bad}: model.padding_side: 'middle' is not allowed; expected one of 'right', 'left'" in done.stderr + done.stdout
+
+
+def test_train_cli_runs_a_config_and_flags_override_it(tmp_path):
+    from qa_models.train import main
+
+    out = tmp_path / "out"
+    code = main(["--config", str(CONFIG_DIR / "bert/tiny_span.yaml"), "--out", str(out), "--epochs", "1",
+                 "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == "bert-span"
+    assert summary["cached"] is False
+    assert "f1" in summary["test"]
+    recorded = json.loads(next((tmp_path / "cache").glob("bert-span-*/train_result.json")).read_text())
+    assert recorded["epochs"] == 1  # the --epochs flag won over the file's 2
