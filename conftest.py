@@ -10,6 +10,19 @@ def _models(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
+def _report_to(text: str) -> str:
+    """Checked when the option is read, so wandb without its package stops pytest at once."""
+    import argparse
+
+    from qa_models.config import ConfigError
+    from qa_models.training import check_report_to
+
+    try:
+        return check_report_to(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("qabench", "qabench: fine-tune and compare extractive QA models")
     add = group.addoption
@@ -56,6 +69,10 @@ def pytest_addoption(parser):
     add("--qa-cache-dir", default=".cache/checkpoints",
         help="cache of trained checkpoints, keyed by model, data, hyper-parameters and adapter code version")
     add("--qa-run-id", default=None, help="name of the report folder (default: <profile>-<UTC timestamp>)")
+    add("--qa-report-to", type=_report_to, default=None, metavar="{tensorboard,wandb,none}",
+        help="where the Trainer logs the loss (every logging step) and validation EM/F1 (every epoch): "
+             "tensorboard writes <report-dir>/<run-id>/<model>/tb/ (view: tensorboard --logdir reports/<run-id>), "
+             "wandb needs pip install wandb. Default: tensorboard when it is installed, else none.")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -151,14 +151,18 @@ def model_cache() -> dict[str, Any]:
 
 
 @pytest.fixture
-def trained(model_name: str, profile: Profile, run_data, model_cache, pytestconfig: pytest.Config):
-    """The model of this test, trained once per session or loaded from the checkpoint cache."""
+def trained(model_name: str, profile: Profile, run_data, model_cache, run_dir: Path, pytestconfig: pytest.Config):
+    """The model of this test, trained once per session or loaded from the checkpoint cache.
+    Training logs go to ``--qa-report-to`` (TensorBoard into ``<run_dir>/<model>/tb/`` by default)."""
     from qa_models.runner import train_or_load
+    from qa_models.training import default_report_to
 
     key = ("trained", model_name)
     if key not in model_cache:
         spec = next(m for m in profile.models if m.name == model_name)
-        model_cache[key] = train_or_load(spec, profile.train, run_data, pytestconfig.getoption("--qa-cache-dir"), profile.data.track)
+        model_cache[key] = train_or_load(spec, profile.train, run_data, pytestconfig.getoption("--qa-cache-dir"), profile.data.track,
+                                         report_to=pytestconfig.getoption("--qa-report-to") or default_report_to(),
+                                         log_dir=run_dir / model_name / "tb")
     return model_cache[key]
 
 

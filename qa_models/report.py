@@ -1544,8 +1544,9 @@ def _cost_estimate_blocks(models: list[dict]) -> list:
 
 
 def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, plots: dict[str, bytes],
-            skipped: dict[str, str], n_resamples: int, seed: int) -> list:
-    """The whole report as a list of blocks; Markdown and HTML are two renderings of it."""
+            skipped: dict[str, str], n_resamples: int, seed: int, tensorboard: tuple[str, list[str]] | None = None) -> list:
+    """The whole report as a list of blocks; Markdown and HTML are two renderings of it.
+    ``tensorboard``: (the run folder as ``tensorboard --logdir`` takes it, models with a ``tb/`` folder)."""
     run = results["run"]
     models = results["models"]
     env = run.get("environment") or {}
@@ -1568,6 +1569,10 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
          ["started", _text(run.get("started"))], ["finished", _text(run.get("finished"))], ["seed", _text(run.get("seed"))],
          ["git commit", _text(run.get("git_commit"))], ["models", ", ".join(m["name"] for m in models) or _DASH]],
         columns=["run", "value"])))
+    if tensorboard and tensorboard[1]:
+        B.append(_Para("**TensorBoard logs** (loss per logging step, validation EM/F1 per epoch): "
+                       + ", ".join(f"`{name}/tb/`" for name in tensorboard[1])
+                       + f"; view them with `tensorboard --logdir {tensorboard[0]}`."))
 
     # --- test metrics ---
     B.append(_Heading(2, "Test metrics with 95% bootstrap CIs"))
@@ -1806,7 +1811,10 @@ def build_report(run_dir: str | os.PathLike[str], *, n_resamples: int = DEFAULT_
         (run_path / PLOT_FILES[key]).unlink(missing_ok=True)
 
     _atomic_write(run_path / RESULTS_CSV, _csv_bytes(results_frame(results, stats)))
-    blocks = _blocks(results, stats, pairs, plots, skipped, n_resamples, seed)
+    # Training logs of the models trained in this run (runner.train_or_load, report_to tensorboard).
+    tb_models = [m["name"] for m in models if (run_path / m["name"] / "tb").is_dir()]
+    logdir = f"{run_path.resolve().parent.name}/{run_path.name}"
+    blocks = _blocks(results, stats, pairs, plots, skipped, n_resamples, seed, (logdir, tb_models))
     _atomic_write(run_path / REPORT_MD, _render_md(blocks).encode("utf-8"))
     title = f"qabench report: {results['run'].get('run_id') or 'unnamed run'}"
     _atomic_write(run_path / REPORT_HTML, _render_html(blocks, title).encode("utf-8"))

@@ -187,8 +187,14 @@ def estimate_training_cost(
     return estimate
 
 
-def train_or_load(spec: ModelSpec, train_spec: TrainSpec, data: RunData, cache_dir: str | Path, track: str) -> TrainedModel:
+def train_or_load(spec: ModelSpec, train_spec: TrainSpec, data: RunData, cache_dir: str | Path, track: str, *,
+                  report_to: str = "none", log_dir: str | Path | None = None) -> TrainedModel:
     """Train ``spec`` or load the cached checkpoint whose key matches.
+
+    ``report_to`` ("tensorboard", "wandb" or "none", ``training.REPORT_TO``) is where the
+    Trainer logs the loss and the per-epoch validation EM/F1; TensorBoard writes into
+    ``log_dir`` (the bench writes ``reports/<run-id>/<model>/tb/``). Neither is part of the
+    cache key, and a cached checkpoint trains nothing, so it logs nothing.
 
     Training is seeded (``train_spec.seed``) before the model is built, so a new head's random
     init is the same in every run. A cache entry is written to a temporary folder and renamed
@@ -199,6 +205,11 @@ def train_or_load(spec: ModelSpec, train_spec: TrainSpec, data: RunData, cache_d
     """
     from transformers import set_seed
 
+    from .training import check_report_to
+
+    check_report_to(report_to)
+    if report_to == "tensorboard" and log_dir is None:
+        raise ValueError("report_to='tensorboard' needs log_dir (the Trainer's own default is inside its work folder, deleted after training)")
     if spec.zero_shot:
         return TrainedModel(create_adapter(spec), None, False, None)
     cache_dir = Path(cache_dir)
@@ -216,7 +227,8 @@ def train_or_load(spec: ModelSpec, train_spec: TrainSpec, data: RunData, cache_d
     # Per-epoch EM/F1 is the main process's job; the other ranks go on to the next epoch.
     scorer = validation_scorer(track, data.validation) if is_main_process() else None
     with explain_out_of_memory("training", spec.name):
-        result = adapter.train(data.train, data.validation, train_spec, work / "trainer", scorer)
+        result = adapter.train(data.train, data.validation, train_spec, work / "trainer", scorer,
+                               report_to=report_to, log_dir=log_dir)
     if is_main_process():
         staging = entry.with_name(entry.name + f".tmp{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)

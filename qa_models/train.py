@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .config import ConfigError
 from .cost import CostError
@@ -25,6 +26,7 @@ from .errors import QABenchOutOfMemory
 from .profiles import PROFILES, ProfileError, check_needs, get_profile, with_overrides
 from .run_config import profile_from_configs
 from .runner import evaluate, is_main_process, load_run_data, train_or_load, write_model_files
+from .training import REPORT_TO, check_report_to, default_report_to
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None, help="name of one model of the profile, e.g. bert-span (required without --config)")
     parser.add_argument("--out", required=True, help="folder for predictions.json, na_probs.json, metrics.json, predictions.csv")
     parser.add_argument("--cache-dir", default=".cache/checkpoints", help="cache of trained checkpoints (and in-progress Trainer checkpoints)")
+    parser.add_argument("--report-to", choices=REPORT_TO, default=None,
+                        help="where the Trainer logs the loss and per-epoch validation EM/F1: tensorboard writes <out>/tb/ "
+                             "(tensorboard --logdir <out>), wandb needs pip install wandb. Default: tensorboard when installed, else none")
     parser.add_argument("--epochs", type=float, default=None, help="override the profile's epochs")
     parser.add_argument("--lr", type=float, default=None, help="override the profile's learning rate")
     parser.add_argument("--batch-size", type=int, default=None, help="override the training batch size per device")
@@ -80,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             drop_answers_not_in_context=args.drop_answers_not_in_context,
         )
         check_needs(profile)
+        report_to = check_report_to(args.report_to or default_report_to())
         data = load_run_data(profile.data, profile.train.seed)
     except (ProfileError, ConfigError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -90,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     # train_or_load seeds before building the model. Under DDP every rank trains; only the
     # main process writes the cache entry, scores and writes the results.
     try:
-        trained = train_or_load(spec, profile.train, data, args.cache_dir, profile.data.track)
+        trained = train_or_load(spec, profile.train, data, args.cache_dir, profile.data.track,
+                                report_to=report_to, log_dir=Path(args.out) / "tb")
     except (QABenchOutOfMemory, CostError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 3

@@ -8,6 +8,7 @@ and measures what it did.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import resource
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 from transformers import TrainerCallback, TrainingArguments
 
-from .config import ModelSpec, TrainSpec
+from .config import ConfigError, ModelSpec, TrainSpec
 
 if TYPE_CHECKING:
     from .adapters.base import ParameterCounts, TrainResult
@@ -51,18 +52,46 @@ def torch_dtype(spec: ModelSpec) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[spec.dtype]
 
 
+REPORT_TO = ("tensorboard", "wandb", "none")
+"""Where the Trainer's ``report_to`` sends training logs (``--qa-report-to`` / ``--report-to``)."""
+
+_REPORT_TO_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb"}
+
+
+def default_report_to() -> str:
+    """"tensorboard" when the tensorboard package is importable, else "none"."""
+    return "tensorboard" if importlib.util.find_spec("tensorboard") is not None else "none"
+
+
+def check_report_to(report_to: str) -> str:
+    """``report_to`` itself when it can work here; else a ConfigError naming the choices or the
+    install command (checked before any model loads, not when the Trainer starts)."""
+    if report_to not in REPORT_TO:
+        raise ConfigError(f"report_to must be one of {', '.join(repr(c) for c in REPORT_TO)}, got {report_to!r}")
+    package = _REPORT_TO_PACKAGES.get(report_to)
+    if package and importlib.util.find_spec(package) is None:
+        raise ConfigError(
+            f"report_to {report_to!r} needs the {package} package, which is not installed: pip install {package} "
+            f"(or choose {' or '.join(repr(c) for c in REPORT_TO if c != report_to)})"
+        )
+    return report_to
+
+
 def training_arguments(
     spec: ModelSpec,
     train_spec: TrainSpec,
     output_dir: str | Path,
     *,
     has_validation_loss: bool,
+    report_to: str = "none",
     **overrides: Any,
 ) -> TrainingArguments:
     """TrainingArguments for one fine-tune.
 
     Checkpoints are saved every epoch (so a killed run resumes with
     ``resume_from_checkpoint``); only the last two are kept to bound disk use.
+    ``report_to`` (one of ``REPORT_TO``) goes to the Trainer as is; the TensorBoard folder is
+    not an argument in transformers 5 (``logging_dir`` is gone), ``run_trainer`` sets it.
     """
     on_gpu = torch.cuda.is_available()
     kwargs: dict[str, Any] = dict(
@@ -81,7 +110,8 @@ def training_arguments(
         save_total_limit=2,
         seed=train_spec.seed,
         data_seed=train_spec.seed,
-        report_to="none",
+        report_to=check_report_to(report_to),
+        run_name=spec.name,  # the run's name in W&B
         bf16=use_bf16(spec, train_spec),
         # Fused AdamW runs on CUDA; on CPU the plain implementation is the one that exists.
         optim="adamw_torch_fused" if (on_gpu and train_spec.fast) else "adamw_torch",
@@ -106,6 +136,9 @@ class EpochValidation(TrainerCallback):
 
     def __init__(self, predict_and_score: Callable[[], dict[str, float]], output_dir: str | Path) -> None:
         self.predict_and_score = predict_and_score
+        self.log: Callable[[dict[str, float]], None] | None = None
+        """``trainer.log`` (set by ``run_trainer``): sends each epoch's scores, as eval_exact and
+        eval_f1, to the Trainer's ``report_to`` (TensorBoard tags eval/exact, eval/f1)."""
         # Kept on disk beside the Trainer's checkpoints so a resumed run keeps earlier epochs.
         self.path = Path(output_dir) / "epoch_validation.json"
         self.records: list[dict[str, Any]] = json.loads(self.path.read_text()) if self.path.is_file() else []
@@ -119,6 +152,10 @@ class EpochValidation(TrainerCallback):
         self.records = [r for r in self.records if r["epoch"] < epoch] + [{"epoch": epoch, "eval_loss": eval_loss, **scores}]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(self.records))
+        if self.log is not None:
+            numbers = {f"eval_{k}": float(v) for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            if numbers:
+                self.log(numbers)
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):  # noqa: D102
         self._score(state, (metrics or {}).get("eval_loss"), model)
@@ -194,9 +231,14 @@ def run_trainer(
     epochs: float,
     validation: EpochValidation | None,
     resume: bool = True,
+    log_dir: str | Path | None = None,
 ) -> TrainResult:
     """Train (resuming from the newest complete checkpoint in the output folder if there is
     one) and return what was measured.
+
+    ``log_dir``: the folder of the TensorBoard event files when ``args.report_to`` has
+    tensorboard (transformers 5 reads it from the callback, not from the arguments); the
+    per-epoch EM/F1 of ``validation`` are logged through ``trainer.log`` beside the loss.
 
     The Trainer writes a checkpoint file by file into ``checkpoint-N`` and its
     ``trainer_state.json`` last, so a run killed while saving leaves a folder without it,
@@ -208,6 +250,10 @@ def run_trainer(
 
     from .adapters.base import TrainResult
 
+    if validation is not None:
+        validation.log = trainer.log
+    if log_dir is not None:
+        _set_tensorboard_dir(trainer, Path(log_dir))
     output_dir = trainer.args.output_dir
     last = None
     if resume and os.path.isdir(output_dir):
@@ -246,6 +292,17 @@ def run_trainer(
         memory_kind=kind,
         device=device_name(),
     )
+
+
+def _set_tensorboard_dir(trainer: Any, log_dir: Path) -> None:
+    """Point the Trainer's TensorBoardCallback at ``log_dir``. In transformers 5 the callback
+    takes its folder from TENSORBOARD_LOGGING_DIR when it is built, else
+    ``<output_dir>/runs/<time>``; it opens the writer at train begin, so setting it here works."""
+    from transformers.integrations import TensorBoardCallback
+
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, TensorBoardCallback):
+            callback.logging_dir = str(log_dir)
 
 
 def quantization_kwargs(spec: ModelSpec) -> dict[str, Any]:

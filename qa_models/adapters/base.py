@@ -91,8 +91,14 @@ class QAAdapter(ABC):
         train_spec: TrainSpec,
         output_dir: str | Path,
         score_validation: ValidationScorer | None = None,
+        *,
+        report_to: str = "none",
+        log_dir: str | Path | None = None,
     ) -> TrainResult:
-        """Fine-tune with the transformers Trainer; score validation after every epoch."""
+        """Fine-tune with the transformers Trainer; score validation after every epoch.
+
+        ``report_to`` ("tensorboard", "wandb" or "none") is the Trainer's; TensorBoard event
+        files go to ``log_dir`` (the loss every logging step, validation EM/F1 every epoch)."""
 
     @abstractmethod
     def predict(self, examples: Sequence[Example], batch_size: int = 64) -> Predictions:

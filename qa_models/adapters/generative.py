@@ -237,6 +237,9 @@ class GenerativeAdapter(QAAdapter):
         train_spec: TrainSpec,
         output_dir: str | Path,
         score_validation: ValidationScorer | None = None,
+        *,
+        report_to: str = "none",
+        log_dir: str | Path | None = None,
     ) -> TrainResult:
         """Fine-tune on answer-only loss with the transformers Trainer.
 
@@ -293,6 +296,7 @@ class GenerativeAdapter(QAAdapter):
             train_spec,
             output_dir,
             has_validation_loss=eval_dataset is not None,
+            report_to=report_to,
             label_names=["labels"],
             remove_unused_columns=False,  # the collator reads exactly our columns
             use_cache=False,
@@ -314,6 +318,7 @@ class GenerativeAdapter(QAAdapter):
                 n_tokens=encoded.n_tokens,  # real tokens: the sum of the attention masks
                 epochs=train_spec.epochs,
                 validation=callback,
+                log_dir=log_dir,
             )
         finally:
             config.use_cache = saved_use_cache

@@ -77,6 +77,9 @@ class SpanAdapter(QAAdapter):
         train_spec: TrainSpec,
         output_dir: str | Path,
         score_validation: ValidationScorer | None = None,
+        *,
+        report_to: str = "none",
+        log_dir: str | Path | None = None,
     ) -> TrainResult:
         pad_to_max = not train_spec.fast
         train_windows = features.build_train_features(self.tokenizer, train, self.spec, pad_to_max)
@@ -93,7 +96,7 @@ class SpanAdapter(QAAdapter):
                 output_dir,
             )
         args = training.training_arguments(
-            self.spec, train_spec, output_dir, has_validation_loss=validation_windows is not None
+            self.spec, train_spec, output_dir, has_validation_loss=validation_windows is not None, report_to=report_to
         )
         trainer = Trainer(
             model=self.model,
@@ -111,6 +114,7 @@ class SpanAdapter(QAAdapter):
             n_tokens=real_tokens,
             epochs=train_spec.epochs,
             validation=epoch_validation,
+            log_dir=log_dir,
         )
 
     # -- prediction -----------------------------------------------------------------
