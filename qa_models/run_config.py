@@ -194,10 +194,15 @@ def read_sections(path: str | Path) -> dict[str, dict[str, Any]]:
     return sections
 
 
-def load_run_config(path: str | Path) -> RunConfig:
-    """Read, resolve and validate one config file."""
+def load_run_config(path: str | Path, resolve: bool = True) -> RunConfig:
+    """Read, resolve and validate one config file.
+
+    ``resolve=False`` keeps the scheme texts (``tiny:bert``, ``package:...``, ``shared:...``)
+    as the field values: the file is still fully type-checked, but nothing is built,
+    converted or looked up, so a machine without the row's package can check it."""
     path = Path(path)
-    resolved, written = _resolve(read_sections(path), path)
+    sections = read_sections(path)
+    resolved, written = _resolve(sections, path) if resolve else (sections, {})
     return RunConfig(
         path=path,
         model=_build(ModelSpec, resolved["model"], path, "model"),
