@@ -429,6 +429,7 @@ def model_result(
             "peak_memory_bytes": r.peak_memory_bytes,
             "memory_kind": r.memory_kind,
             "device": r.device,
+            "device_kind": r.device_kind,
             "cached": trained.cached,
             "history": r.history,
         }

@@ -38,6 +38,14 @@ def device_name() -> str:
     return f"cpu ({os.cpu_count()} cores)"
 
 
+def device_kind() -> str:
+    """The kind of device training runs on, as data: "cuda", "mps" or "cpu"."""
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    return "mps" if mps is not None and mps.is_available() else "cpu"
+
+
 def use_bf16(spec: ModelSpec, train_spec: TrainSpec) -> bool:
     """bf16 mixed precision only on a GPU that supports it, and only on the fast path."""
     if spec.dtype == "float32":
@@ -291,6 +299,7 @@ def run_trainer(
         peak_memory_bytes=memory,
         memory_kind=kind,
         device=device_name(),
+        device_kind=device_kind(),
     )
 
 

@@ -62,6 +62,10 @@ class TrainResult:
     memory_kind: str
     """"cuda" (torch.cuda.max_memory_allocated) or "cpu_rss" (peak resident set size of the process)."""
     device: str
+    """Display name of the training device, e.g. "NVIDIA H100 80GB HBM3" or "cpu (2 cores)"."""
+    device_kind: str | None = None
+    """"cuda", "mps" or "cpu", recorded as data so no reader parses the display name (None in
+    train_result.json files written before it existed)."""
 
 
 ValidationScorer = Callable[[Predictions], dict[str, float]]
