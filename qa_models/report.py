@@ -570,8 +570,18 @@ def _num(d: Mapping | None, key: str) -> float:
     return float(value) if _finite(value) else math.nan
 
 
-def _device_kind(device: Any) -> str | None:
-    """'GPU' for cuda devices, 'CPU' for cpu, None when unknown or something else."""
+def _device_kind(train: dict) -> str | None:
+    """'GPU' for cuda or mps training, 'CPU' for cpu, None when unknown.
+
+    Reads ``device_kind``, recorded as data by training; the display name ``device`` is
+    parsed only for results written before that field existed (a real GPU records its
+    product name, e.g. "NVIDIA H100 80GB HBM3", which no prefix test recognises)."""
+    kind = train.get("device_kind")
+    if kind in ("cuda", "mps"):
+        return "GPU"
+    if kind == "cpu":
+        return "CPU"
+    device = train.get("device")
     if not isinstance(device, str):
         return None
     d = device.lower()
@@ -1103,7 +1113,7 @@ def _dodge(xs: Sequence[float], step: float) -> list[float]:
 
 def _cost_axis_label(models: list[dict], env: dict, unit: str) -> tuple[str, bool]:
     """X label for F1-vs-cost and whether devices are mixed (then the legend names each device)."""
-    kinds = {_device_kind(_train(m).get("device")) for m in models if _finite(_train(m).get("wall_time_s"))}
+    kinds = {_device_kind(_train(m)) for m in models if _finite(_train(m).get("wall_time_s"))}
     if kinds == {"GPU"}:
         gpu = env.get("gpu_name")
         return (f"GPU-{unit} ({gpu}, wall clock)" if gpu else f"GPU-{unit} (wall clock)"), False
@@ -1257,7 +1267,7 @@ def headline(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int =
         if not _finite(wall):
             return "training time not recorded"
         per_unit, name = _time_unit(max(wall, scale) if _finite(scale) else wall)
-        kind = _device_kind(tr.get("device"))
+        kind = _device_kind(tr)
         unit = f"{kind}-{name}" if kind else f"{name} on {tr.get('device') or 'an unnamed device'}"
         return f"{wall / per_unit:.2f} {unit}" if name == "hours" else f"{wall / per_unit:.1f} {unit}"
 

@@ -778,3 +778,36 @@ def test_no_threshold_column_when_no_model_has_one(tmp_path):
     rows = _table_rows(_md_section(md, "### Validation"))
     assert [len(r) for r in rows] == [4, 4]
     assert "no unanswerable questions" in _md_section(md, "### Validation")
+
+
+# ---------------------------------------------------------------------------- device kind
+
+
+def _with_train_device(results: dict, device: str, device_kind: str | None) -> dict:
+    results = copy.deepcopy(results)
+    for model in results["models"]:
+        if model["train"]:
+            model["train"]["device"] = device
+            if device_kind is None:
+                model["train"].pop("device_kind", None)
+            else:
+                model["train"]["device_kind"] = device_kind
+    return results
+
+
+def _answer_line(paths) -> str:
+    md = paths.report_md.read_text(encoding="utf-8")
+    return next(line for line in md.splitlines() if line.startswith("**Answer.**"))
+
+
+def test_real_gpu_name_recorded_by_training_gives_gpu_hours_wording(tmp_path):
+    # Training records torch.cuda.get_device_name(0) as the display name and the kind as data.
+    results = _with_train_device(make_results(), "NVIDIA H100 80GB HBM3", "cuda")
+    answer = _answer_line(write_run(tmp_path / "gpu", results))
+    assert "GPU-hours" in answer and "CPU-" not in answer
+
+
+def test_cpu_device_kind_gives_cpu_wording(tmp_path):
+    results = _with_train_device(make_results(), "cpu (2 cores)", "cpu")
+    answer = _answer_line(write_run(tmp_path / "cpu", results))
+    assert "CPU-hours" in answer and "GPU-hours" not in answer
