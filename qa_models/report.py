@@ -1233,154 +1233,158 @@ def _qtype_of(row) -> str:
 # --------------------------------------------------------------------------------------
 
 
+def _score_text(m: dict, st: _ModelStats) -> str:
+    """Test F1 with its bootstrap CI, e.g. "85.0 (95% CI 80.1–89.9, 200 questions)"."""
+    ci = st.ci.get("all", {}).get("f1")
+    text = _f(_test_f1(m, st), 1)
+    if ci and _finite(ci[1]):
+        text += f" (95% CI {ci[1]:.1f}–{ci[2]:.1f}, {st.n['all']} questions)"
+    return text
+
+
+def _train_time_text(m: dict, scale: float = math.nan) -> str:
+    """Training wall time with its device kind; ``scale`` (the longest time compared) picks a shared unit."""
+    tr = m.get("train")
+    if tr is None or m.get("zero_shot"):
+        return "no training (zero-shot)"
+    wall = _num(tr, "wall_time_s")
+    if not _finite(wall):
+        return "training time not recorded"
+    per_unit, name = _time_unit(max(wall, scale) if _finite(scale) else wall)
+    kind = _device_kind(tr)
+    unit = f"{kind}-{name}" if kind else f"{name} on {tr.get('device') or 'an unnamed device'}"
+    return f"{wall / per_unit:.2f} {unit}" if name == "hours" else f"{wall / per_unit:.1f} {unit}"
+
+
+def _memory_text(m: dict) -> tuple[float, str]:
+    tr = _train(m)
+    peak = _num(tr, "peak_memory_bytes")
+    kind = _MEMORY_KINDS.get(tr.get("memory_kind"), tr.get("memory_kind") or "")
+    return peak, (f"{peak / _GIB:.1f} GiB {kind}".strip() if _finite(peak) else "not recorded")
+
+
+def _winner_sentence(top: dict, second: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame) -> str:
+    """Sentence one: the winner, its margin over the runner-up and the paired CI of that margin."""
+    f_a, f_b = _test_f1(top, stats[top["name"]]), _test_f1(second, stats[second["name"]])
+    row = pairs[(pairs["model_a"] == top["name"]) & (pairs["model_b"] == second["name"])]
+    if row.empty or not _finite(row.iloc[0]["ci_low"]):
+        paired = "no paired CI: the two share no per-question test rows"
+    else:
+        r = row.iloc[0]
+        verdict = "which excludes zero" if r["excludes_zero"] else "which includes zero, so this test set cannot separate them"
+        paired = (f"paired bootstrap 95% CI of the difference {_signed(r['ci_low'], 1)} to {_signed(r['ci_high'], 1)} "
+                  f"over {r['n_shared']} questions, {verdict}")
+    if f_a > f_b:
+        return (f"**{top['name']}** wins on test F1 with {_score_text(top, stats[top['name']])}, {f_a - f_b:.1f} points "
+                f"ahead of the runner-up **{second['name']}** ({_f(f_b, 1)}; {paired}).")
+    return (f"**{top['name']}** ties on test F1 with the runner-up **{second['name']}** at "
+            f"{_score_text(top, stats[top['name']])} ({paired}).")
+
+
+def _cost_sentence(top: dict, second: dict) -> str:
+    """Sentence two: what the winner costs relative to the runner-up, as ratios."""
+    wa, wb = _num(top.get("train"), "wall_time_s"), _num(second.get("train"), "wall_time_s")
+    scale = max((w for w in (wa, wb) if _finite(w)), default=math.nan)
+    r = _ratio(wa, wb)
+    costs = [f"training {_train_time_text(top, scale)} vs {_train_time_text(second, scale)}" + (f" ({r})" if r else "")]
+    pa, pb = top.get("parameters") or {}, second.get("parameters") or {}
+    r = _ratio(_num(pa, "total"), _num(pb, "total"))
+    costs.append(f"{_count(pa.get('total'))} vs {_count(pb.get('total'))} parameters" + (f" ({r})" if r else ""))
+    (ma, sa), (mb, sb) = _memory_text(top), _memory_text(second)
+    mem_text = f"peak memory {sa} vs {sb}"
+    if _train(top).get("memory_kind") != _train(second).get("memory_kind"):
+        # A GPU allocator peak and a process RSS measure different things: no ratio.
+        mem_text += " (different kinds)" if _finite(ma) and _finite(mb) else ""
+    elif r := _ratio(ma, mb):
+        mem_text += f" ({r})"
+    costs.append(mem_text)
+    qa, qb = _num(top.get("inference"), "questions_per_s"), _num(second.get("inference"), "questions_per_s")
+    q_text = f"{_rate(qa)} vs {_rate(qb)} questions/s"
+    if _finite(qa) and _finite(qb) and qa > 0 and qb > 0:
+        # "31× lower throughput" reads better than "0.032× the throughput".
+        q_text += f" ({_ratio(qa, qb)} the throughput)" if qa >= qb else f" ({_ratio(qb, qa)} lower throughput)"
+    costs.append(q_text)
+    return f"Cost of **{top['name']}** relative to **{second['name']}**: " + "; ".join(costs) + "."
+
+
 def headline(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
              _stats: dict[str, _ModelStats] | None = None, _pairs_frame: pd.DataFrame | None = None) -> str:
-    """One paragraph answering the run's question from the numbers alone.
+    """The Answer paragraph: at most three sentences, from the numbers alone.
 
-    Names the model with the highest test F1, its lead over the runner-up with the paired
-    bootstrap CI (and whether that CI excludes zero), and what the win costs relative to
-    the runner-up: training wall time, parameters, peak memory and questions per second.
+    One: the model with the highest test F1, its lead over the runner-up and the paired
+    bootstrap CI of that lead. Two: what it costs relative to the runner-up (training time,
+    parameters, peak memory, questions/s). Three, when needed: one caveat. Per-model detail
+    (abstention, AUROC, span quality) is the Diagnostics table under it (``diagnostics``),
+    so the paragraph does not grow with the number of models.
     """
     models = results["models"]
     stats = _stats or {m["name"]: _model_stats(m, n_resamples, seed) for m in models}
-    env = (results.get("run") or {}).get("environment") or {}
     if not models:
         return "This run has no models, so there is nothing to report."
     ranked = [m for m in _ranked(models, stats) if _finite(_test_f1(m, stats[m["name"]]))]
     if not ranked:
         return "No model has a test F1, so no winner can be named."
-
-    def score(m: dict) -> str:
-        st = stats[m["name"]]
-        ci = st.ci.get("all", {}).get("f1")
-        s = _f(_test_f1(m, st), 1)
-        if ci and _finite(ci[1]):
-            s += f" (95% CI {ci[1]:.1f}–{ci[2]:.1f}, {st.n['all']} questions)"
-        return s
-
-    def hours(m: dict, scale: float = math.nan) -> str:
-        # ``scale``: the longest wall time being compared, so both sides share one unit.
-        tr = m.get("train")
-        if tr is None or m.get("zero_shot"):
-            return "no training (zero-shot)"
-        wall = _num(tr, "wall_time_s")
-        if not _finite(wall):
-            return "training time not recorded"
-        per_unit, name = _time_unit(max(wall, scale) if _finite(scale) else wall)
-        kind = _device_kind(tr)
-        unit = f"{kind}-{name}" if kind else f"{name} on {tr.get('device') or 'an unnamed device'}"
-        return f"{wall / per_unit:.2f} {unit}" if name == "hours" else f"{wall / per_unit:.1f} {unit}"
-
-    def mem(m: dict) -> tuple[float, str]:
-        tr = _train(m)
-        b = _num(tr, "peak_memory_bytes")
-        kind = {"cuda": "GPU", "cpu_rss": "CPU RSS"}.get(tr.get("memory_kind"), tr.get("memory_kind") or "")
-        return b, (f"{b / _GIB:.1f} GiB {kind}".strip() if _finite(b) else "not recorded")
-
     top = ranked[0]
-    if len(models) == 1 or len(ranked) == 1:
+    if len(ranked) == 1:
         lead = (f"Only one model was run (**{top['name']}**), so there is no comparison." if len(models) == 1
                 else f"Only **{top['name']}** has a test F1 ({len(models) - 1} other model(s) have none), so there is no comparison.")
         params = top.get("parameters") or {}
         qps = _num(top.get("inference"), "questions_per_s")
-        return (f"{lead} It reaches test F1 {score(top)}; cost: {hours(top)}, {_count(params.get('total'))} parameters "
-                f"({_count(params.get('trainable'))} trainable), peak memory {mem(top)[1]}, "
-                f"{_rate(qps)} questions/s at inference." + _abstention_caveats(ranked))
-
-    second = ranked[1]
-    st_a, st_b = stats[top["name"]], stats[second["name"]]
-    f_a, f_b = _test_f1(top, st_a), _test_f1(second, st_b)
+        cost = (f"It reaches test F1 {_score_text(top, stats[top['name']])} at a cost of {_train_time_text(top)}, "
+                f"{_count(params.get('total'))} parameters ({_count(params.get('trainable'))} trainable), "
+                f"peak memory {_memory_text(top)[1]} and {_rate(qps)} questions/s.")
+        return " ".join(filter(None, (lead, cost, _abstention_caveat(ranked))))
     pairs = _pairs_frame if _pairs_frame is not None else _pairs(models, stats, n_resamples, seed)
-    row = pairs[(pairs["model_a"] == top["name"]) & (pairs["model_b"] == second["name"])]
-    if f_a > f_b:
-        text = (f"**{top['name']}** wins on test F1 with {score(top)}, "
-                f"{f_a - f_b:.1f} points ahead of the runner-up **{second['name']}** ({_f(f_b, 1)}). ")
-    else:
-        text = f"**{top['name']}** ties on test F1 with the runner-up **{second['name']}**: both score {score(top)}. "
-    if not row.empty and _finite(row.iloc[0]["ci_low"]):
-        r = row.iloc[0]
-        verdict = ("which excludes zero, so the lead is unlikely to be test-set sampling noise"
-                   if r["excludes_zero"] else
-                   "which includes zero, so this test set cannot separate the two")
-        text += (f"The paired bootstrap 95% CI of the F1 difference is {_signed(r['ci_low'], 1)} to "
-                 f"{_signed(r['ci_high'], 1)} over {r['n_shared']} shared questions, {verdict}. ")
-    else:
-        text += "No paired CI: the two models share no per-question test rows. "
-
-    costs = []
-    wa, wb = _num(top.get("train"), "wall_time_s"), _num(second.get("train"), "wall_time_s")
-    r = _ratio(wa, wb)
-    scale = max((w for w in (wa, wb) if _finite(w)), default=math.nan)
-    costs.append(f"training {hours(top, scale)} vs {hours(second, scale)}" + (f" ({r})" if r else ""))
-    pa, pb = top.get("parameters") or {}, second.get("parameters") or {}
-    r = _ratio(_num(pa, "total"), _num(pb, "total"))
-    costs.append(f"{_count(pa.get('total'))} vs {_count(pb.get('total'))} parameters" + (f" ({r})" if r else "")
-                 + f", of which {_count(pa.get('trainable'))} vs {_count(pb.get('trainable'))} trainable")
-    (ma, sa), (mb, sb) = mem(top), mem(second)
-    mem_text = f"peak memory {sa} vs {sb}"
-    if _train(top).get("memory_kind") != _train(second).get("memory_kind"):
-        # GPU allocator peak and process RSS measure different things; no ratio.
-        if _finite(ma) and _finite(mb):
-            mem_text += " (different memory kinds, not comparable)"
-    elif r := _ratio(ma, mb):
-        mem_text += f" ({r})"
-    costs.append(mem_text)
-    qa, qb = _num(top.get("inference"), "questions_per_s"), _num(second.get("inference"), "questions_per_s")
-    q_text = f"{_rate(qa)} vs {_rate(qb)} questions/s at inference"
-    if _finite(qa) and _finite(qb) and qa > 0 and qb > 0:
-        # "31× lower throughput" reads better than "0.032× the throughput".
-        q_text += f" ({_ratio(qa, qb)} the throughput)" if qa >= qb else f" ({_ratio(qb, qa)} lower throughput)"
-    costs.append(q_text)
-    text += f"Cost of **{top['name']}** relative to **{second['name']}**: " + "; ".join(costs) + "."
-    if len(ranked) > 2:
-        f1s = [_test_f1(m, stats[m["name"]]) for m in ranked]
-        ranking = f"{ranked[0]['name']} {_f(f1s[0], 1)}"
-        for m, prev, f1 in zip(ranked[1:], f1s, f1s[1:]):
-            ranking += f" {'=' if f1 == prev else '>'} {m['name']} {_f(f1, 1)}"
-        text += f" Full ranking by test F1: {ranking}."
-    return text + _abstention_caveats(ranked)
+    second = ranked[1]
+    return " ".join(filter(None, (_winner_sentence(top, second, stats, pairs), _cost_sentence(top, second),
+                                  _abstention_caveat(ranked))))
 
 
 ABSTAIN_ALMOST_ALWAYS = 0.95
-"""Share of test questions answered "" from which the headline warns that a model's F1 is
+"""Share of test questions answered "" from which the Answer warns that a model's F1 is
 mostly the unanswerable share rather than answers found."""
 
 
-def _abstention_caveats(models: list[dict]) -> str:
-    """A caveat (" " + sentence, or "") for models that abstain on almost every test question.
+def _abstention(m: dict) -> tuple[float, float, float]:
+    """(share abstained at the tuned threshold, no-answer AUROC, never-abstain HasAns F1) of one model."""
+    extra = m.get("extra") or {}
+    return (_num(extra, "abstention_share_abstained"), _num(extra, "abstention_no_answer_auroc"),
+            _num(extra, "abstention_never_abstain_HasAns_f1"))
 
-    One model gets a sentence of its own; several share one sentence, with the explanation
-    said once, so the headline does not repeat itself model after model.
-    """
-    flagged = []
-    for m in models:
-        extra = m.get("extra") or {}
-        share = _num(extra, "abstention_share_abstained")
-        if _finite(share) and share >= ABSTAIN_ALMOST_ALWAYS:
-            flagged.append((m["name"], share, _num(extra, "abstention_no_answer_auroc"),
-                            _num(extra, "abstention_never_abstain_HasAns_f1")))
+
+def _abstention_caveat(models: list[dict]) -> str:
+    """One sentence (or "") for the models that abstain on almost every test question."""
+    flagged = [m["name"] for m in models if _finite(_abstention(m)[0]) and _abstention(m)[0] >= ABSTAIN_ALMOST_ALWAYS]
     if not flagged:
         return ""
     if len(flagged) == 1:
-        name, share, auroc, never = flagged[0]
-        note = (f"Caveat: **{name}** answers \"no answer\" to {100 * share:.0f}% of test questions at the "
-                f"threshold tuned on validation, so its F1 is mostly the share of unanswerable questions")
-        if _finite(auroc):
-            note += f" (its no-answer probabilities separate the two kinds of question with AUROC {auroc:.2f}; 0.5 is chance)"
-        if _finite(never):
-            note += f"; never abstaining, it would score HasAns F1 {never:.1f}"
-        return " " + note + "."
-    parts = []
-    for name, share, auroc, never in flagged:
-        facts = [f"{100 * share:.0f}% abstained"]
-        if _finite(auroc):
-            facts.append(f"AUROC {auroc:.2f}")
-        if _finite(never):
-            facts.append(f"HasAns F1 {never:.1f} never abstaining")
-        parts.append(f"**{name}** ({', '.join(facts)})")
-    return (f" Caveat: {len(flagged)} models answer \"no answer\" to almost every test question at the threshold "
-            f"tuned on validation, so their F1 is mostly the share of unanswerable questions: {'; '.join(parts)}. "
-            f"AUROC is how well the no-answer probabilities separate the two kinds of question (0.5 is chance).")
+        share = _abstention(next(m for m in models if m["name"] == flagged[0]))[0]
+        who = f"**{flagged[0]}** answers \"no answer\" to {100 * share:.0f}% of test questions"
+        whose = "its"
+    else:
+        who = f"{len(flagged)} of {len(models)} models answer \"no answer\" to almost every test question"
+        whose = "their"
+    return (f"Caveat: {who} at the threshold tuned on validation, so {whose} F1 is mostly the share of "
+            f"unanswerable questions (see Diagnostics).")
+
+
+def diagnostics(results: dict, *, _stats: dict[str, _ModelStats] | None = None) -> pd.DataFrame:
+    """The per-model detail behind the Answer's caveat, in the Answer's order: share of test
+    questions abstained at the tuned threshold, how well the no-answer probability separates
+    unanswerable from answerable questions (AUROC, 0.5 is chance) and the HasAns F1 the model
+    would reach if it never abstained (its span quality alone). Empty when no model has them."""
+    models = results["models"]
+    stats = _stats or {m["name"]: _model_stats(m, DEFAULT_RESAMPLES, DEFAULT_SEED) for m in models}
+    rows = []
+    for m in _ranked(models, stats):
+        share, auroc, never = _abstention(m)
+        if not any(_finite(v) for v in (share, auroc, never)):
+            continue
+        rows.append([m["name"], _f(_test_f1(m, stats[m["name"]]), 1),
+                     f"{100 * share:.0f}%" if _finite(share) else _DASH,
+                     f"{auroc:.2f}" if _finite(auroc) else _DASH, _f(never, 1)])
+    return pd.DataFrame(rows, columns=["model", "test F1", "abstained (tuned threshold)", "no-answer AUROC",
+                                       "HasAns F1 never abstaining"])
 
 
 _GLANCE_TEXT_COLUMNS = frozenset({"model", "method", "quantisation"})
@@ -1564,6 +1568,14 @@ def _blocks(results: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame, p
     B.append(_Heading(1, f"qabench report: {run.get('run_id') or 'unnamed run'}"))
     B.append(_Para(f"**Question.** {run.get('question') or 'No question recorded for this run.'}"))
     B.append(_Para(f"**Answer.** {headline(results, n_resamples=n_resamples, seed=seed, _stats=stats, _pairs_frame=pairs)}"))
+    detail = diagnostics(results, _stats=stats)
+    if not detail.empty:
+        B.append(_Heading(3, "Diagnostics"))
+        B.append(_Table(detail, frozenset(detail.columns) - {"model"}))
+        B.append(_Note("Abstained: test questions answered \"no answer\" at the threshold tuned on validation. "
+                       "No-answer AUROC: how well the no-answer probability ranks unanswerable above answerable "
+                       "questions (0.5 is chance). HasAns F1 never abstaining: answerable questions scored as if the "
+                       "model always answered, its span quality alone."))
     glance = at_a_glance(results, _stats=stats)
     if not glance.empty:
         B.append(_Heading(2, "At a glance"))

@@ -713,8 +713,13 @@ def test_headline_warns_when_a_model_abstains_on_almost_everything(tmp_path):
     text = headline(results)
     assert text.count("Caveat") == 1
     assert "**bert-span** answers \"no answer\" to 99% of test questions" in text
-    assert "AUROC 0.52" in text and "HasAns F1 44.1" in text
+    assert _sentences(text) <= 3
     md = write_run(tmp_path / "run", results).report_md.read_text(encoding="utf-8")
+    # The per-model numbers live in the Diagnostics table under the Answer, not in it.
+    assert "AUROC 0.52" not in text
+    detail = {r[0]: r for r in _table_rows(_md_section(md, "### Diagnostics"))}
+    assert detail["bert-span"][2:] == ["99%", "0.52", "44.1"]
+    assert detail["llama3-lora"][2:] == ["40%", "0.90", "80.0"]
     section = _md_section(md, "### Span quality apart from the no-answer decision")
     rows = {r[0]: r for r in _table_rows(section)}
     assert set(rows) == {"bert-span", "llama3-lora"}
@@ -729,10 +734,48 @@ def test_several_abstaining_models_share_one_caveat():
         m.setdefault("extra", {}).update({"abstention_share_abstained": 1.0, "abstention_no_answer_auroc": auroc,
                                           "abstention_never_abstain_HasAns_f1": 7.6})
     text = headline(results)
-    assert text.count("Caveat") == 1 and text.count("0.5 is chance") == 1
-    assert "3 models answer" in text
-    for m, auroc in zip(results["models"], ("0.64", "0.49", "0.51")):
-        assert f"**{m['name']}** (100% abstained, AUROC {auroc}, HasAns F1 7.6 never abstaining)" in text
+    assert text.count("Caveat") == 1 and "3 of 3 models answer" in text
+    assert _sentences(text) <= 3
+    assert "AUROC" not in text and "abstained" not in text  # no per-model list inside the paragraph
+    frame = report.diagnostics(results)
+    # In the Answer's order (test F1: llama3-lora 0.85 > bert-span 0.70 > qwen-zero-shot 0.40).
+    assert list(frame["model"]) == ["llama3-lora", "bert-span", "qwen-zero-shot"]
+    assert list(frame["no-answer AUROC"]) == ["0.49", "0.64", "0.51"]
+    assert set(frame["abstained (tuned threshold)"]) == {"100%"} and set(frame["HasAns F1 never abstaining"]) == {"7.6"}
+
+
+def _sentences(text: str) -> int:
+    """Sentences of a paragraph: full stops followed by a space or the end, outside numbers."""
+    return len(re.findall(r"[.!?](?:\s|$)", text))
+
+
+def test_answer_is_at_most_three_sentences_with_a_clear_winner():
+    text = headline(make_results())
+    assert _sentences(text) <= 3
+    assert "**llama3-lora** wins on test F1" in text and "which excludes zero" in text
+    assert "Caveat" not in text
+
+
+def test_diagnostics_table_in_markdown_and_html_agree(tmp_path):
+    results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.85)))
+    for m, share in zip(results["models"], (1.0, 0.3)):
+        m["extra"].update({"abstention_share_abstained": share, "abstention_no_answer_auroc": 0.55,
+                           "abstention_never_abstain_HasAns_f1": 12.0})
+    paths = write_run(tmp_path / "run", results)
+    md = paths.report_md.read_text(encoding="utf-8")
+    after_answer = md.split("**Answer.**", 1)[1].split("\n\n", 1)[1]
+    assert after_answer.startswith("### Diagnostics\n")
+    rows = _table_rows(_md_section(md, "### Diagnostics"))
+    assert [r[0] for r in rows] == ["llama3-lora", "bert-span"]
+    html_text = paths.report_html.read_text(encoding="utf-8")
+    assert html_text.index("<h3>Diagnostics</h3>") < html_text.index("<h2>At a glance</h2>")
+    for row in rows:
+        assert all(cell in html_text for cell in row)
+    # Without abstention data the table is left out.
+    for m in results["models"]:
+        for key in ("abstention_share_abstained", "abstention_no_answer_auroc", "abstention_never_abstain_HasAns_f1"):
+            m["extra"].pop(key)
+    assert "### Diagnostics" not in write_run(tmp_path / "none", results).report_md.read_text(encoding="utf-8")
 
 
 def test_cost_is_two_tables_training_and_inference(written):
