@@ -1272,13 +1272,15 @@ def _winner_sentence(top: dict, second: dict, stats: dict[str, _ModelStats], pai
     else:
         r = row.iloc[0]
         verdict = "which excludes zero" if r["excludes_zero"] else "which includes zero, so this test set cannot separate them"
-        paired = (f"paired bootstrap 95% CI of the difference {_signed(r['ci_low'], 1)} to {_signed(r['ci_high'], 1)} "
+        # A bound of +0.02 printed as "+0.0" beside "excludes zero" reads as a contradiction.
+        digits = 2 if r["excludes_zero"] and min(abs(r["ci_low"]), abs(r["ci_high"])) < 0.05 else 1
+        paired = (f"paired bootstrap 95% CI of the difference {_signed(r['ci_low'], digits)} to {_signed(r['ci_high'], digits)} "
                   f"over {r['n_shared']} questions, {verdict}")
     if f_a > f_b:
         return (f"**{top['name']}** wins on test F1 with {_score_text(top, stats[top['name']])}, {f_a - f_b:.1f} points "
-                f"ahead of the runner-up **{second['name']}** ({_f(f_b, 1)}; {paired}).")
+                f"ahead of the runner-up **{second['name']}** ({_f(f_b, 1)}); {paired}.")
     return (f"**{top['name']}** ties on test F1 with the runner-up **{second['name']}** at "
-            f"{_score_text(top, stats[top['name']])} ({paired}).")
+            f"{_score_text(top, stats[top['name']])}; {paired}.")
 
 
 def _cost_sentence(top: dict, second: dict) -> str:
