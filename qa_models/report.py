@@ -1263,8 +1263,9 @@ def _memory_text(m: dict) -> tuple[float, str]:
     return peak, (f"{peak / _GIB:.1f} GiB {kind}".strip() if _finite(peak) else "not recorded")
 
 
-def _winner_sentence(top: dict, second: dict, stats: dict[str, _ModelStats], pairs: pd.DataFrame) -> str:
+def _winner_sentence(ranked: list[dict], stats: dict[str, _ModelStats], pairs: pd.DataFrame) -> str:
     """Sentence one: the winner, its margin over the runner-up and the paired CI of that margin."""
+    top, second = ranked[0], ranked[1]
     f_a, f_b = _test_f1(top, stats[top["name"]]), _test_f1(second, stats[second["name"]])
     row = pairs[(pairs["model_a"] == top["name"]) & (pairs["model_b"] == second["name"])]
     if row.empty or not _finite(row.iloc[0]["ci_low"]):
@@ -1279,7 +1280,10 @@ def _winner_sentence(top: dict, second: dict, stats: dict[str, _ModelStats], pai
     if f_a > f_b:
         return (f"**{top['name']}** wins on test F1 with {_score_text(top, stats[top['name']])}, {f_a - f_b:.1f} points "
                 f"ahead of the runner-up **{second['name']}** ({_f(f_b, 1)}); {paired}.")
-    return (f"**{top['name']}** ties on test F1 with the runner-up **{second['name']}** at "
+    # Only the runner-up is named; without the count a three-way tie would read as a two-way one.
+    more = sum(_test_f1(m, stats[m["name"]]) == f_a for m in ranked[2:])
+    others = f" and {more} more model{'s' if more > 1 else ''}" if more else ""
+    return (f"**{top['name']}** ties on test F1 with the runner-up **{second['name']}**{others} at "
             f"{_score_text(top, stats[top['name']])}; {paired}.")
 
 
@@ -1338,7 +1342,7 @@ def headline(results: dict, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int =
         return " ".join(filter(None, (lead, cost, _abstention_caveat(ranked))))
     pairs = _pairs_frame if _pairs_frame is not None else _pairs(models, stats, n_resamples, seed)
     second = ranked[1]
-    return " ".join(filter(None, (_winner_sentence(top, second, stats, pairs), _cost_sentence(top, second),
+    return " ".join(filter(None, (_winner_sentence(ranked, stats, pairs), _cost_sentence(top, second),
                                   _abstention_caveat(ranked))))
 
 

@@ -756,6 +756,19 @@ def test_answer_is_at_most_three_sentences_with_a_clear_winner():
     assert "Caveat" not in text
 
 
+def test_a_tie_of_more_than_two_says_how_many_share_the_top():
+    results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.7), ("qwen-zero-shot", 0.7), ("qwen-lora", 0.3)))
+    same = results["models"][0]
+    for m in results["models"][1:3]:
+        m["test_per_question"] = copy.deepcopy(same["test_per_question"])
+        m["test"] = dict(same["test"])
+    text = headline(results)
+    assert "**bert-span** ties on test F1 with the runner-up **llama3-lora** and 1 more model at" in text
+    assert _sentences(text) <= 3
+    results["models"][2]["test"] = {**same["test"], "f1": same["test"]["f1"] - 1}
+    assert "**llama3-lora** at" in headline(results)  # two-way tie: no count
+
+
 def test_diagnostics_table_in_markdown_and_html_agree(tmp_path):
     results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.85)))
     for m, share in zip(results["models"], (1.0, 0.3)):
@@ -767,10 +780,14 @@ def test_diagnostics_table_in_markdown_and_html_agree(tmp_path):
     assert after_answer.startswith("### Diagnostics\n")
     rows = _table_rows(_md_section(md, "### Diagnostics"))
     assert [r[0] for r in rows] == ["llama3-lora", "bert-span"]
+    assert [r[2:] for r in rows] == [["30%", "0.55", "12.0"], ["100%", "0.55", "12.0"]]
     html_text = paths.report_html.read_text(encoding="utf-8")
-    assert html_text.index("<h3>Diagnostics</h3>") < html_text.index("<h2>At a glance</h2>")
-    for row in rows:
-        assert all(cell in html_text for cell in row)
+    # Directly under the Answer paragraph in HTML too, and the same cells row for row.
+    answer_end = html_text.index("</p>", html_text.index("<p><strong>Answer.</strong>"))
+    assert html_text[answer_end:].startswith("</p>\n<h3>Diagnostics</h3>\n")
+    table = html_text[answer_end:].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    html_rows = [re.findall(r"<td[^>]*>(.*?)</td>", tr) for tr in re.findall(r"<tr>(.*?)</tr>", table)]
+    assert html_rows == rows
     # Without abstention data the table is left out.
     for m in results["models"]:
         for key in ("abstention_share_abstained", "abstention_no_answer_auroc", "abstention_never_abstain_HasAns_f1"):
