@@ -181,3 +181,29 @@ def test_train_cli_runs_a_config_and_flags_override_it(tmp_path):
     assert "f1" in summary["test"]
     recorded = json.loads(next((tmp_path / "cache").glob("bert-span-*/train_result.json")).read_text())
     assert recorded["epochs"] == 1  # the --epochs flag won over the file's 2
+
+
+def test_missing_config_file_names_the_path_and_where_configs_live(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match=r"config file .*nope.yaml does not exist; configs live under .*configs"):
+        load_run_config(missing)
+
+
+def test_run_from_yaml_reuses_the_profile_runs_checkpoint_and_metrics(tmp_path):
+    """Same row by profile and by file: one cache entry (same key), identical test metrics."""
+    import json
+
+    from qa_models.train import main
+
+    cache = tmp_path / "cache"
+    by_profile, by_config = tmp_path / "profile", tmp_path / "config"
+    assert main(["--profile", "tiny", "--model", "bert-span", "--out", str(by_profile), "--epochs", "1",
+                 "--cache-dir", str(cache)]) == 0
+    assert main(["--config", str(CONFIG_DIR / "bert/tiny_span.yaml"), "--out", str(by_config), "--epochs", "1",
+                 "--cache-dir", str(cache)]) == 0
+    first = json.loads((by_profile / "summary.json").read_text())
+    second = json.loads((by_config / "summary.json").read_text())
+    assert first["cached"] is False and second["cached"] is True
+    assert second["checkpoint"] == first["checkpoint"]
+    assert second["test"] == first["test"] and second["threshold"] == first["threshold"]
+    assert len([p for p in cache.iterdir() if p.is_dir()]) == 1
