@@ -63,7 +63,7 @@ def pytest_addoption(parser):
     add("--qa-drop-answers-not-in-context", action="store_true", default=None,
         help="drop only an answer whose text is nowhere in its context and keep its question when another "
              "answer is valid (CMRC dev); each dropped answer is counted in the report")
-    add("--qa-seed", type=int, default=None, help="seed for data order, splits, new heads and bootstrap")
+    add("--qa-seed", type=int, default=None, help="seed for data order, sample caps, splits and new heads; the report's bootstrap CIs use their own seed (python -m qa_models.report --seed, default 0)")
     add("--qa-report-dir", default="reports",
         help="where reports/<run-id>/ is written (results.json/csv, report.md/html, per-model predictions)")
     add("--qa-cache-dir", default=".cache/checkpoints",

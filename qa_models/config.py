@@ -178,7 +178,8 @@ class TrainSpec:
     warmup_ratio: float = 0.0
     """Share of steps with a linear learning-rate warm-up."""
     seed: int = 42
-    """Seed for data order, splits, initialisation of new heads and bootstrap resampling."""
+    """Seed for data order, sample caps, splits and initialisation of new heads. The report's
+    bootstrap CIs use their own seed (``python -m qa_models.report --seed``, default 0)."""
     eval_every_epoch: bool = True
     """Score EM/F1 on validation after every epoch (the founding notebook did)."""
     fast: bool = True
