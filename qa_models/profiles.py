@@ -257,7 +257,8 @@ def small_profile(track: str = "squad_v2") -> Profile:
     (``max_eval_samples``); 1 epoch; batch 8; decoders read 256 tokens (span windows with
     stride 64; generative prompts have the end of the context cut) and write at most 24
     tokens; LoRA r 16, alpha 32 on every linear layer; one learning rate for every row,
-    3e-4 (not swept: one run of the profile, 2026-12-06, README). MiniLM keeps the
+    3e-4: on validation the generative row reached eval loss 1.045 at 3e-4 against 1.249 at
+    1e-4 (2026-12-06, README), with validation F1 51.0 for both. MiniLM keeps the
     ``minilm`` profile's 384-token windows. Track cmrc2018 uses the ``minilm`` profile's
     CMRC files with the same caps.
     """
