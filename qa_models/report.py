@@ -1360,12 +1360,12 @@ def _abstention(m: dict) -> tuple[float, float, float]:
 
 def _abstention_caveat(models: list[dict]) -> str:
     """One sentence (or "") for the models that abstain on almost every test question."""
-    flagged = [m["name"] for m in models if _finite(_abstention(m)[0]) and _abstention(m)[0] >= ABSTAIN_ALMOST_ALWAYS]
+    shares = {m["name"]: _abstention(m)[0] for m in models}
+    flagged = [name for name, share in shares.items() if _finite(share) and share >= ABSTAIN_ALMOST_ALWAYS]
     if not flagged:
         return ""
     if len(flagged) == 1:
-        share = _abstention(next(m for m in models if m["name"] == flagged[0]))[0]
-        who = f"**{flagged[0]}** answers \"no answer\" to {100 * share:.0f}% of test questions"
+        who = f"**{flagged[0]}** answers \"no answer\" to {100 * shares[flagged[0]]:.0f}% of test questions"
         whose = "its"
     else:
         who = f"{len(flagged)} of {len(models)} models answer \"no answer\" to almost every test question"

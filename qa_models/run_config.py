@@ -130,11 +130,9 @@ def _build(cls: type, values: dict[str, Any], path: Path, section: str) -> Any:
         raise ConfigError(f"{where}: {error}; check the value types (numbers, true/false, text)") from None
 
 
-def _resolve_data_file(text: str | None) -> str | None:
+def _resolve_data_file(text: str) -> str:
     from .profiles import FIXTURES, shared_data_dir
 
-    if text is None:
-        return None
     if text.startswith("shared:"):
         return str(shared_data_dir() / text.removeprefix("shared:"))
     if text.startswith("fixtures:"):

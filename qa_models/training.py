@@ -63,9 +63,6 @@ def torch_dtype(spec: ModelSpec) -> torch.dtype:
 REPORT_TO = ("tensorboard", "wandb", "none")
 """Where the Trainer's ``report_to`` sends training logs (``--qa-report-to`` / ``--report-to``)."""
 
-_REPORT_TO_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb"}
-
-
 def default_report_to() -> str:
     """"tensorboard" when the tensorboard package is importable, else "none"."""
     return "tensorboard" if importlib.util.find_spec("tensorboard") is not None else "none"
@@ -76,7 +73,7 @@ def check_report_to(report_to: str) -> str:
     install command (checked before any model loads, not when the Trainer starts)."""
     if report_to not in REPORT_TO:
         raise ConfigError(f"report_to must be one of {', '.join(repr(c) for c in REPORT_TO)}, got {report_to!r}")
-    package = _REPORT_TO_PACKAGES.get(report_to)
+    package = None if report_to == "none" else report_to  # each logger's package has its own name
     if package and importlib.util.find_spec(package) is None:
         raise ConfigError(
             f"report_to {report_to!r} needs the {package} package, which is not installed: pip install {package} "
