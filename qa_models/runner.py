@@ -23,7 +23,9 @@ import pandas as pd
 from . import cost, metrics
 from .adapters import Predictions, QAAdapter, TrainResult, create_adapter, load_adapter
 from .config import DataSpec, ModelSpec, Profile, TrainSpec, fingerprint, to_dict
-from .data import Example, Probe, load_examples, load_probes, sample_examples, split_by_article
+from .data import (
+    Example, Probe, load_examples, load_probes, sample_examples, sample_examples_stratified, split_by_article,
+)
 from .errors import explain_out_of_memory
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +69,10 @@ def load_run_data(data: DataSpec, seed: int) -> RunData:
     else:
         train, validation = split_by_article(train, data.validation_fraction, seed)
     test = loaded["test"].examples
-    train = sample_examples(train, data.max_train_samples, seed)
+    if data.train_unanswerable_share is None:
+        train = sample_examples(train, data.max_train_samples, seed)
+    else:
+        train = sample_examples_stratified(train, data.max_train_samples, seed, data.train_unanswerable_share)
     validation = sample_examples(validation, data.max_eval_samples, seed)
     test = sample_examples(test, data.max_eval_samples, seed)
     skipped: dict[str, int] = {}
@@ -79,6 +84,9 @@ def load_run_data(data: DataSpec, seed: int) -> RunData:
         name: {"source": str(result.source), "sha256": result.sha256, "n_examples": sizes[name]}
         for name, result in loaded.items()
     }
+    if data.train_unanswerable_share is not None:
+        # Part of the checkpoint cache key: the same file and size drawn another way is other data.
+        files["train"]["unanswerable_share"] = data.train_unanswerable_share
     if "validation" not in files:
         files["validation"] = {**files["train"], "n_examples": len(validation), "split_from": "train"}
     probes = load_probes(data.probes or FIXTURES / "probes.json")
@@ -106,7 +114,9 @@ def score(track: str, examples: Sequence[Example], answers: dict[str, str], na_p
 
 def cache_key(spec: ModelSpec, train_spec: TrainSpec, data: RunData) -> str:
     """What a trained checkpoint depends on: model, hyper-parameters, data, adapter code."""
-    data_id = {k: (v.get("sha256") or v["source"], v["n_examples"]) for k, v in data.files.items() if k != "test"}
+    data_id = {k: (v.get("sha256") or v["source"], v["n_examples"], *(["unanswerable_share", v["unanswerable_share"]]
+                                                                        if "unanswerable_share" in v else []))
+               for k, v in data.files.items() if k != "test"}
     return fingerprint(to_dict(spec), to_dict(train_spec), data_id, ADAPTER_CODE_VERSION[spec.method])
 
 

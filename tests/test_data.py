@@ -755,3 +755,30 @@ def test_a_profile_whose_data_file_is_missing_names_the_option_that_replaces_it(
     assert f"train file {missing} does not exist" in message
     assert "--qa-train-file" in message and "{role}" not in message
     assert "--qa-profile tiny" in message
+
+
+def test_stratified_sample_has_the_asked_unanswerable_share_and_keeps_order():
+    from qa_models.data import Answer, Example, sample_examples_stratified
+
+    examples = [
+        Example(id=f"q{i}", title="t", context="the cat sat", question="who?",
+                answers=() if i % 10 == 0 else (Answer(text="cat", answer_start=4),), is_impossible=i % 10 == 0)
+        for i in range(100)
+    ]
+    sample = sample_examples_stratified(examples, 30, seed=1, unanswerable_share=1 / 3)
+    assert len(sample) == 30
+    assert sum(1 for e in sample if not e.gold_texts) == 10
+    positions = [examples.index(e) for e in sample]
+    assert positions == sorted(positions)
+    assert sample == sample_examples_stratified(examples, 30, seed=1, unanswerable_share=1 / 3)
+    with pytest.raises(ValueError, match="needs 20 unanswerable"):
+        sample_examples_stratified(examples, 40, seed=1, unanswerable_share=0.5)
+
+
+def test_unanswerable_share_needs_a_sample_cap():
+    from qa_models.config import ConfigError, DataSpec
+
+    with pytest.raises(ConfigError, match="needs max_train_samples"):
+        DataSpec(train="a.json", test="b.json", train_unanswerable_share=0.3)
+    with pytest.raises(ConfigError, match=r"in \(0, 1\)"):
+        DataSpec(train="a.json", test="b.json", max_train_samples=10, train_unanswerable_share=1.0)
