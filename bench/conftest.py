@@ -15,31 +15,13 @@ from typing import Any
 import pytest
 
 from qa_models.config import ConfigError, Profile
-from qa_models.profiles import ProfileError, check_needs, get_profile, with_overrides
-from qa_models.run_config import profile_from_configs
+from qa_models.options import profile_from, values_from_pytest
+from qa_models.profiles import ProfileError, check_needs
 
 
 def _options(config: pytest.Config) -> dict[str, Any]:
-    get = config.getoption
-    return dict(
-        models=get("--qa-models"),
-        track=get("--qa-track"),
-        train_file=get("--qa-train-file"),
-        validation_file=get("--qa-validation-file"),
-        test_file=get("--qa-test-file"),
-        epochs=get("--qa-epochs"),
-        lr=get("--qa-lr"),
-        batch_size=get("--qa-batch-size"),
-        max_seq_length=get("--qa-max-seq-length"),
-        max_train_samples=get("--qa-max-train-samples"),
-        max_eval_samples=get("--qa-max-eval-samples"),
-        quantize=get("--qa-quantize"),
-        fast=False if get("--qa-plain") else None,
-        skip_bad_records=get("--qa-skip-bad-records"),
-        repair_offsets=get("--qa-repair-offsets"),
-        drop_answers_not_in_context=get("--qa-drop-answers-not-in-context"),
-        seed=get("--qa-seed"),
-    )
+    """The --qa-* values keyed by option name (qa_models/options.py), as train.py reads its flags."""
+    return values_from_pytest(config)
 
 
 def resolve_profile(config: pytest.Config) -> Profile:
@@ -48,17 +30,11 @@ def resolve_profile(config: pytest.Config) -> Profile:
     cached = getattr(config, "_qa_profile", None)
     if cached is not None:
         return cached
-    name = config.getoption("--qa-profile")
-    files = config.getoption("--qa-config")
-    if name != "seed" and not files:
+    values = _options(config)
+    if values["profile"] != "seed" and not values["config"]:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # offline profiles never wait on the network
     try:
-        if files:
-            base = profile_from_configs(files)
-        else:
-            # The track picks the profile's data (fixtures, shared files or hub splits) and metric.
-            base = get_profile(name, config.getoption("--qa-track") or "squad_v2")
-        profile = with_overrides(base, **_options(config))
+        profile = profile_from(values)
         check_needs(profile)
     except (ProfileError, ConfigError) as error:
         raise pytest.UsageError(str(error)) from None

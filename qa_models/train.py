@@ -23,67 +23,35 @@ from .config import ConfigError
 from .cost import CostError
 from .data import DataError
 from .errors import QABenchOutOfMemory
-from .profiles import PROFILES, ProfileError, check_needs, get_profile, with_overrides
-from .run_config import profile_from_configs
+from .options import add_train_arguments, profile_from
+from .profiles import ProfileError, check_needs
 from .runner import evaluate, is_main_process, load_run_data, train_or_load, write_model_files
-from .training import REPORT_TO, check_report_to, default_report_to
+from .training import check_report_to, default_report_to
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The flags of qa_models/options.py's table, the same options as pytest's --qa-* ones."""
     parser = argparse.ArgumentParser(prog="python -m qa_models.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="tiny", choices=sorted(PROFILES), help="profile that defines models, data and hyper-parameters")
-    parser.add_argument("--config", default=None, metavar="FILE",
-                        help="YAML config of one row (configs/<family>/<size>_<method>.yaml) instead of --profile/--model; "
-                             "the options below still override it")
-    parser.add_argument("--model", default=None, help="name of one model of the profile, e.g. bert-span (required without --config)")
-    parser.add_argument("--out", required=True, help="folder for predictions.json, na_probs.json, metrics.json, predictions.csv")
-    parser.add_argument("--cache-dir", default=".cache/checkpoints", help="cache of trained checkpoints (and in-progress Trainer checkpoints)")
-    parser.add_argument("--report-to", choices=REPORT_TO, default=None,
-                        help="where the Trainer logs the loss and per-epoch validation EM/F1: tensorboard writes <out>/tb/ "
-                             "(tensorboard --logdir <out>), wandb needs pip install wandb. Default: tensorboard when installed, else none")
-    parser.add_argument("--epochs", type=float, default=None, help="override the profile's epochs")
-    parser.add_argument("--lr", type=float, default=None, help="override the profile's learning rate")
-    parser.add_argument("--batch-size", type=int, default=None, help="override the training batch size per device")
-    parser.add_argument("--seed", type=int, default=None, help="override the seed")
-    parser.add_argument("--train-file", default=None, help="training data file or hub id")
-    parser.add_argument("--validation-file", default=None, help="validation data file or hub id")
-    parser.add_argument("--test-file", default=None, help="test data file or hub id")
-    parser.add_argument("--max-train-samples", type=int, default=None, help="use N training questions, a seeded random sample kept in file order (quick runs)")
-    parser.add_argument("--quantize", choices=["none", "4bit"], default=None, help="4bit: QLoRA base (CUDA + bitsandbytes)")
-    parser.add_argument("--plain", action="store_true", help="plain baseline: pad to max length, fp32, no length grouping")
-    parser.add_argument("--skip-bad-records", action="store_true", default=None, help="skip invalid records instead of stopping")
-    parser.add_argument("--repair-offsets", action="store_true", default=None, help="repair answer_start values that miss their text")
-    parser.add_argument("--drop-answers-not-in-context", action="store_true", default=None,
-                        help="drop only an answer whose text is nowhere in its context, keeping its question when another answer is valid")
+    add_train_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.config and not args.model:
-        parser.error("give --model NAME (a row of --profile) or --config FILE")
+    try:
+        args = parser.parse_args(argv)
+        if not args.config and not args.models:
+            parser.error("give --model NAME (a row of --profile) or --config FILE")
+    except SystemExit as stop:
+        # A bad value (e.g. --report-to wandb without its package) is rejected while parsing;
+        # main still returns the status, so in-process callers get 2 as from any setup error.
+        return stop.code
 
     # -- setup ------------------------------------------------------------------------
     try:
-        base = profile_from_configs([args.config]) if args.config else get_profile(args.profile)
-        profile = with_overrides(
-            base,
-            models=[args.model] if args.model else None,
-            epochs=args.epochs,
-            lr=args.lr,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            train_file=args.train_file,
-            validation_file=args.validation_file,
-            test_file=args.test_file,
-            max_train_samples=args.max_train_samples,
-            quantize=args.quantize,
-            fast=False if args.plain else None,
-            skip_bad_records=args.skip_bad_records,
-            repair_offsets=args.repair_offsets,
-            drop_answers_not_in_context=args.drop_answers_not_in_context,
-        )
+        profile = profile_from(vars(args))
+        if len(profile.models) != 1:
+            raise ConfigError(f"train.py trains one model; pick one with --model NAME, one of {[m.name for m in profile.models]}")
         check_needs(profile)
         report_to = check_report_to(args.report_to or default_report_to())
         data = load_run_data(profile.data, profile.train.seed)
