@@ -140,6 +140,9 @@ OPTIONS: tuple[Option, ...] = (
            help="use N training questions, a seeded random sample kept in file order (quick runs)"),
     Option("max-eval-samples", type=int, sets="max_eval_samples",
            help="use N validation and N test questions, seeded random samples (quick runs)"),
+    Option("train-unanswerable-share", type=float, sets="train_unanswerable_share", metavar="SHARE",
+           help="draw the --qa-max-train-samples sample stratified, with this share of unanswerable questions "
+                "(e.g. 0.33, full SQuAD v2 train's share; the shared slice is 7%%); default: the file's share"),
     Option("quantize", choices=("none", "4bit"), sets="quantize",
            help="4bit loads LoRA and zero-shot bases in NF4 with double quantisation (QLoRA; CUDA + bitsandbytes)"),
     Option("plain", action="store_true", default=False, sets="fast", to_override=_fast_from_plain,

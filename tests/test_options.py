@@ -54,6 +54,7 @@ SAMPLE_VALUES = {
     "max_seq_length": 96,
     "max_train_samples": 7,
     "max_eval_samples": 5,
+    "train_unanswerable_share": 0.25,
     "quantize": "4bit",
     "plain": True,
     "skip_bad_records": True,
@@ -62,6 +63,9 @@ SAMPLE_VALUES = {
     "seed": 11,
 }
 """A value other than the tiny profile's for every option that overrides it."""
+
+NEEDS_ALSO = {"train_unanswerable_share": {"max_train_samples": 7}}
+"""Options that are only valid together with another (a share of a sample needs the sample cap)."""
 
 
 def _as_flags(values: dict, prefix: str) -> list[str]:
@@ -147,7 +151,7 @@ def test_every_override_changes_the_profile():
     """Each option's keyword is one that with_overrides reads (a misspelt one would be ignored)."""
     base = get_profile("tiny")
     for dest, value in SAMPLE_VALUES.items():
-        changed = with_overrides(base, **overrides_from({dest: value}))
+        changed = with_overrides(base, **overrides_from({**NEEDS_ALSO.get(dest, {}), dest: value}))
         assert changed != base, dest
 
 
