@@ -6,7 +6,8 @@ a fresh ``create_adapter(spec)``, with ``TrainSpec(fast=False)`` (pad to max len
 order) and ``TrainSpec(fast=True)`` (dynamic padding, length-grouped batches; bf16 and fused
 AdamW where a GPU has them); then time prediction of the same questions plain vs fast on
 the *same* weights and check that both give the same answers. The comparison goes to
-``<run_dir>/speed.csv`` and ``speed.md`` and, as ratios, into the run's results.
+``<run_dir>/speed.csv`` and ``speed.md`` and, through ``run_results.attach_speed``, into the
+``speed`` section of the model's row of results.json (``null`` there when this suite did not run).
 
 ``pytest bench -m benchmark --qa-profile tiny`` runs it on a CPU in well under a minute.
 On a CPU, peak memory is the process's resident-set high-water mark, which never goes down:
@@ -22,9 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
+
+from qa_models.files import atomic_write_text
+from qa_models.formatting import markdown_frame
+from qa_models.results import SpeedRecord
 
 pytestmark = pytest.mark.benchmark
 
@@ -41,6 +45,8 @@ NA_PROB_TOLERANCE = 1e-4
 """Plain and fast prediction of one model may differ by float rounding only."""
 
 CONFIGS = ("plain", "fast")
+TEXT_COLUMNS = ("model", "config", "memory_kind")
+"""Left-aligned columns of speed.md; the others are numbers."""
 
 
 @pytest.fixture(scope="session")
@@ -48,24 +54,9 @@ def speed_rows() -> list[dict[str, Any]]:
     return []
 
 
-def _markdown(frame: pd.DataFrame) -> str:
-    """A pipe table (pandas' to_markdown needs tabulate, which is not a dependency)."""
-
-    def cell(value: Any) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return ""
-        if isinstance(value, float):
-            return f"{value:.4g}"
-        return str(value).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "|".join("---" for _ in frame.columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
-
-
 def _write_table(run_dir: Path, rows: list[dict[str, Any]], device: str) -> None:
     frame = pd.DataFrame(rows)
-    frame.to_csv(run_dir / "speed.csv", index=False)
+    atomic_write_text(run_dir / "speed.csv", frame.to_csv(index=False))
     shown = frame.assign(peak_memory_mib=frame["peak_memory_bytes"] / 2**20).drop(columns=["peak_memory_bytes"])
     shown = shown[[
         "model", "config", "train_examples_per_s", "train_tokens_per_s", "peak_memory_mib", "memory_kind",
@@ -83,10 +74,10 @@ def _write_table(run_dir: Path, rows: list[dict[str, Any]], device: str) -> None
         "On a CPU, peak memory is the process's resident-set high-water mark (it never goes down, so a later "
         "row reports at least an earlier row's figure); on a GPU it is torch.cuda.max_memory_allocated.",
         "",
-        _markdown(shown),
+        markdown_frame(shown, right_aligned=[c for c in shown.columns if c not in TEXT_COLUMNS], number_format=".4g"),
         "",
     ]
-    (run_dir / "speed.md").write_text("\n".join(text))
+    atomic_write_text(run_dir / "speed.md", "\n".join(text))
 
 
 def _predict(adapter, questions, batch_size: int, fast: bool | None):
@@ -181,20 +172,17 @@ def test_fast_path_against_plain(model_name, profile, run_data, run_dir, run_res
             }
         )
     _write_table(run_dir, speed_rows, fast.device)
-    run_results.update(
-        model_name,
-        speed={
-            "train_questions": len(train),
-            "predict_questions": len(questions),
-            "device": fast.device,
-            "memory_kind": fast.memory_kind,
-            "train_examples_per_s": {c: results[c].examples_per_s for c in CONFIGS},
-            "train_tokens_per_s": {c: results[c].tokens_per_s for c in CONFIGS},
-            "peak_memory_bytes": {c: results[c].peak_memory_bytes for c in CONFIGS},
-            "predict_questions_per_s": predict_qps,
-            "train_ratio_fast_over_plain": train_ratio,
-            "predict_ratio_fast_over_plain": predict_ratio,
-            "predict_modes": "plain and fast" if has_modes else "one path (the adapter has no plain prediction)",
-        },
-    )
+    run_results.attach_speed(model_name, SpeedRecord(
+        train_questions=len(train),
+        predict_questions=len(questions),
+        device=fast.device,
+        memory_kind=fast.memory_kind,
+        train_examples_per_s={c: results[c].examples_per_s for c in CONFIGS},
+        train_tokens_per_s={c: results[c].tokens_per_s for c in CONFIGS},
+        peak_memory_bytes={c: results[c].peak_memory_bytes for c in CONFIGS},
+        predict_questions_per_s=predict_qps,
+        train_ratio_fast_over_plain=train_ratio,
+        predict_ratio_fast_over_plain=predict_ratio,
+        predict_modes="plain and fast" if has_modes else "one path (the adapter has no plain prediction)",
+    ))
     assert (run_dir / "speed.csv").is_file() and (run_dir / "speed.md").is_file()

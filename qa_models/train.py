@@ -7,9 +7,11 @@
 
 setup (profile, data) -> estimate cost -> train (or load the cached checkpoint; a killed
 run resumes from its last Trainer checkpoint) -> save -> tune the no-answer threshold on
-validation -> score test -> write predictions and metrics. The bench suites run the same
-steps through ``qa_models.runner``; this file is the same path for one model from a shell,
-and the entry point for ``torchrun``/``accelerate launch`` (the Trainer handles DDP).
+validation -> score test -> write predictions and metrics -> probes, inference speed,
+abstention, tokenizer coverage, cross-lingual score -> results.json and the report in
+``--out``. The steps are ``runner.run_row``, the same recipe the bench suites run; this
+file is that path for one model from a shell, and the entry point for
+``torchrun``/``accelerate launch`` (the Trainer handles DDP).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from .data import DataError
 from .errors import QABenchOutOfMemory
 from .profiles import PROFILES, ProfileError, check_needs, get_profile, with_overrides
 from .run_config import profile_from_configs
-from .runner import evaluate, is_main_process, load_run_data, train_or_load, write_model_files
+from .files import atomic_write_json
+from .runner import git_commit, load_run_data, now_utc, run_row, write_run_results
 from .training import REPORT_TO, check_report_to, default_report_to
 
 
@@ -65,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --model NAME (a row of --profile) or --config FILE")
 
     # -- setup ------------------------------------------------------------------------
+    started, commit = now_utc(), git_commit()  # the code that ran, read before a long run
     try:
         base = profile_from_configs([args.config]) if args.config else get_profile(args.profile)
         profile = with_overrides(
@@ -90,34 +94,36 @@ def main(argv: list[str] | None = None) -> int:
     except (ProfileError, ConfigError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    spec = profile.models[0]
+    spec, out = profile.models[0], Path(args.out)
 
-    # -- train (or load the cached checkpoint) ------------------------------------------
-    # train_or_load seeds before building the model. Under DDP every rank trains; only the
-    # main process writes the cache entry, scores and writes the results.
+    # -- the row: train (or load the cached checkpoint) -> score -> files -> probes -> measure
+    # run_row seeds before building the model. Under DDP every rank trains; only the main
+    # process gets a row back, and it alone scores and writes the results.
     try:
-        trained = train_or_load(spec, profile.train, data, args.cache_dir, profile.data.track,
-                                report_to=report_to, log_dir=Path(args.out) / "tb")
+        row = run_row(spec, profile, data, out, cache_dir=args.cache_dir, report_to=report_to,
+                      log_dir=out / "tb", model_dir=out)
     except (QABenchOutOfMemory, CostError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
-    if not is_main_process():
+    if row is None:
         return 0
 
-    # -- score: threshold tuned on validation, applied to test ---------------------------
-    evaluation = evaluate(trained.adapter, data, profile.data.track, profile.train.eval_batch_size)
-    out = write_model_files(args.out, evaluation)
+    # -- results: summary.json for scripts, results.json and the report as the bench writes them
     summary = {
         "model": spec.name,
-        "cached": trained.cached,
-        "checkpoint": str(trained.checkpoint) if trained.checkpoint else None,
-        "threshold": evaluation.threshold,
-        "validation": evaluation.validation,
-        "test": evaluation.test,
-        "train_wall_time_s": trained.train_result.wall_time_s if trained.train_result else None,
+        "cached": bool(row.train and row.train.cached),
+        "threshold": row.threshold,
+        "validation": row.validation,
+        "test": row.test,
+        "train_wall_time_s": row.train.wall_time_s if row.train else None,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_json(out / "summary.json", summary)
     print(json.dumps(summary, indent=2))
+    try:
+        write_run_results(out, profile, data, [row], started, commit)
+    except Exception as error:  # noqa: BLE001 - the report is rebuilt from results.json; the row is safe
+        print(f"warning: results.json written to {out}, but the report failed: {error}\n"
+              f"rebuild it with: python -m qa_models.report {out}", file=sys.stderr)
     return 0
 
 
