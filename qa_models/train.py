@@ -21,14 +21,15 @@ import json
 import sys
 from pathlib import Path
 
-from .config import ConfigError
+from .config import ConfigError, Profile
 from .cost import CostError
 from .data import DataError
 from .errors import QABenchOutOfMemory
 from .profiles import PROFILES, ProfileError, check_needs, get_profile, with_overrides
 from .run_config import profile_from_configs
 from .files import atomic_write_json
-from .runner import git_commit, load_run_data, now_utc, run_row, write_run_results
+from .results import ModelResult
+from .runner import RunData, git_commit, load_run_data, now_utc, run_row, write_run_results
 from .training import REPORT_TO, check_report_to, default_report_to
 
 
@@ -109,8 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     # -- results: summary.json for scripts, results.json and the report as the bench writes them
+    write_outputs(out, profile, data, row, started, commit)
+    return 0
+
+
+def write_outputs(out: Path, profile: Profile, data: RunData, row: ModelResult, started: str, commit: str | None) -> None:
+    """summary.json (the few numbers scripts read) and, through ``runner.write_run_results``,
+    results.json and the report, as the bench writes them for a run of one model."""
     summary = {
-        "model": spec.name,
+        "model": row.name,
         "cached": bool(row.train and row.train.cached),
         "threshold": row.threshold,
         "validation": row.validation,
@@ -121,11 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(summary, indent=2))
     try:
         write_run_results(out, profile, data, [row], started, commit)
-    except Exception as error:  # noqa: BLE001 - the report is rebuilt from results.json; the row is safe
+    except Exception as error:  # noqa: BLE001 - results.json is written first; the report rebuilds from it
         print(f"warning: results.json written to {out}, but the report failed: {error}\n"
               f"rebuild it with: python -m qa_models.report {out}", file=sys.stderr)
-    return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
