@@ -1,8 +1,11 @@
 """One comparison row, start to finish: data -> train (or cached) -> threshold -> scores -> files.
 
-The bench suites are thin: they call these functions and assert. Each function does one
-step of the founding notebook (load and split, train, validate, save, score test into
-CSV, answer probes), in order, over any adapter.
+``run_row`` is the recipe, read top to bottom; the bench fixtures and ``python -m
+qa_models.train`` both call it and get the typed row of results.json (``qa_models.results``)
+back. Each other function here does one step of the founding notebook (load and split,
+train, validate, save, score test into CSV, answer probes) over any adapter; the
+measurements after scoring live in ``qa_models.measure``. ``write_run_results`` turns the
+rows of a run into results.json and the report.
 """
 
 from __future__ import annotations
@@ -361,11 +364,11 @@ def write_model_files(model_dir: str | Path, evaluation: Evaluation) -> Path:
     model_dir = Path(model_dir)
     atomic_write_json(model_dir / "predictions.json", evaluation.test_answers, indent=1)
     atomic_write_json(model_dir / "na_probs.json", evaluation.test_predictions.na_probs, indent=1)
-    # metrics.json is read back by people and tests, so an infinite threshold (CMRC: never
-    # abstain) is written as null rather than refused.
-    threshold = float(evaluation.threshold) if is_finite(evaluation.threshold) else None
-    atomic_write_json(model_dir / "metrics.json",
-                      {"threshold": threshold, "validation": evaluation.validation, "test": evaluation.test})
+    # Not atomic_write_json: CMRC's threshold is infinite (never abstain), and ``qa_models.ask
+    # --metrics`` reads Python's ``Infinity`` back as exactly that; null would mean its default.
+    metrics_text = json.dumps({"threshold": evaluation.threshold, "validation": evaluation.validation,
+                               "test": evaluation.test}, indent=2)
+    atomic_write_text(model_dir / "metrics.json", metrics_text)
     table = evaluation.per_question.assign(gold=evaluation.per_question["gold"].map(lambda g: " || ".join(g)))
     atomic_write_text(model_dir / "predictions.csv", table.to_csv(index=False))
     return model_dir
@@ -381,6 +384,7 @@ def train_record(trained: TrainedModel, train_spec: TrainSpec) -> TrainRecord | 
         wall_time_s=r.wall_time_s, examples_per_s=r.examples_per_s, tokens_per_s=r.tokens_per_s,
         peak_memory_bytes=r.peak_memory_bytes, memory_kind=r.memory_kind, device=r.device,
         device_kind=r.device_kind, cached=trained.cached, history=r.history,
+        checkpoint=str(trained.checkpoint) if trained.checkpoint else None,
     )
 
 

@@ -120,6 +120,7 @@ def write_outputs(out: Path, profile: Profile, data: RunData, row: ModelResult, 
     summary = {
         "model": row.name,
         "cached": bool(row.train and row.train.cached),
+        "checkpoint": row.train.checkpoint if row.train else None,
         "threshold": row.threshold,
         "validation": row.validation,
         "test": row.test,

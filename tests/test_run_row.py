@@ -40,6 +40,7 @@ def test_cli_run_writes_typed_results_with_every_measured_section(tiny_run):
     assert results.run.profile == "tiny" and results.run.track == "squad_v2"
     (row,) = results.models
     assert row.name == "bert-span" and row.train is not None and not row.train.cached
+    assert row.train.checkpoint is not None and Path(row.train.checkpoint).is_dir()
 
     n_test = results.run.data_files["test"]["n_examples"]
     assert row.inference is not None
