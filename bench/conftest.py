@@ -1,8 +1,9 @@
-"""Session plumbing of the bench suites: the profile, its data, trained models and the report.
+"""Session plumbing of the bench suites: the profile, its data, the rows of the run and the report.
 
 Tests in bench/ are parametrised over the profile's models (``model_name``). Each model is
-trained (or loaded from the checkpoint cache) once per session; every test adds its piece
-to the run's results, and the report is written when the session ends.
+trained (or loaded from the checkpoint cache) and run through ``runner.run_row`` once per
+session; tests read its typed row and assert, and results.json and the report are written
+from the rows when the session ends.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from qa_models.config import ConfigError, Profile
 from qa_models.options import profile_from, values_from_pytest
 from qa_models.profiles import ProfileError, check_needs
+from qa_models.results import ModelResult, SpeedRecord
 
 
 def _options(config: pytest.Config) -> dict[str, Any]:
@@ -74,85 +76,85 @@ def run_data(profile: Profile):
 
 
 class RunResults:
-    """Pieces of results.json gathered by the tests; written once at session end."""
+    """The rows of this session's run, one ``runner.run_row`` per model, computed on first use
+    and written once, as results.json and the report, when the session ends.
 
-    def __init__(self) -> None:
-        self.models: dict[str, dict[str, Any]] = {}
-        self.started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        from qa_models.runner import git_commit
+    Tests read the rows and assert; they record nothing the report needs. The one exception
+    is :meth:`attach_speed`: the speed suite trains each model twice more, which is not part
+    of a normal run, and attaches its comparison to the model's row when it ran.
+    """
 
+    def __init__(self, profile: Profile, run_data: Any, run_dir: Path, config: pytest.Config) -> None:
+        from qa_models.runner import git_commit, now_utc
+
+        self.profile, self.data, self.run_dir, self.config = profile, run_data, run_dir, config
+        self.started = now_utc()
         self.git_commit = git_commit()
+        self._trained: dict[str, Any] = {}
+        self.rows: dict[str, ModelResult] = {}
+        self._speed: dict[str, SpeedRecord] = {}
 
-    def update(self, name: str, **pieces: Any) -> None:
-        self.models.setdefault(name, {}).update(pieces)
+    def _spec(self, name: str):
+        return next(m for m in self.profile.models if m.name == name)
+
+    def trained(self, name: str):
+        """The model ``name``, trained once per session or loaded from the checkpoint cache.
+        Training logs go to ``--qa-report-to`` (TensorBoard into ``<run_dir>/<model>/tb/`` by default)."""
+        from qa_models.runner import train_or_load
+        from qa_models.training import default_report_to
+
+        if name not in self._trained:
+            self._trained[name] = train_or_load(
+                self._spec(name), self.profile.train, self.data, self.config.getoption("--qa-cache-dir"),
+                self.profile.data.track, report_to=self.config.getoption("--qa-report-to") or default_report_to(),
+                log_dir=self.run_dir / name / "tb")
+        return self._trained[name]
+
+    def row(self, name: str) -> ModelResult:
+        """The model's row of results.json, from ``runner.run_row`` on the session's trained model."""
+        from qa_models.runner import run_row
+
+        if name not in self.rows:
+            row = run_row(self._spec(name), self.profile, self.data, self.run_dir,
+                          cache_dir=self.config.getoption("--qa-cache-dir"), trained=self.trained(name))
+            assert row is not None, "the bench runs in one process, which is the main one"
+            self.rows[name] = row
+        return self.rows[name]
+
+    def attach_speed(self, name: str, speed: SpeedRecord) -> None:
+        """The speed suite's comparison for model ``name``; it lands in that model's row when the
+        session ends, if the run has a row for it (a session of only ``-m benchmark`` writes no results)."""
+        self._speed[name] = speed
+
+    def write(self) -> Path | None:
+        """results.json and the report of the rows computed in this session, in profile order."""
+        from qa_models.runner import write_run_results
+
+        rows = [self.rows[m.name] for m in self.profile.models if m.name in self.rows]
+        if not rows:
+            return None
+        for row in rows:
+            row.speed = self._speed.get(row.name)
+        return write_run_results(self.run_dir, self.profile, self.data, rows, self.started, self.git_commit)
 
 
 @pytest.fixture(scope="session")
-def run_results(profile: Profile, run_dir: Path, request: pytest.FixtureRequest):
-    results = RunResults()
+def run_results(profile: Profile, run_data, run_dir: Path, pytestconfig: pytest.Config):
+    results = RunResults(profile, run_data, run_dir, pytestconfig)
     yield results
-    complete = [m for m in results.models.values() if "result" in m]
-    if not complete:
-        return
-    from qa_models.report import write_run
-    from qa_models.runner import run_metadata
-
-    data = request.getfixturevalue("run_data")
-    models = []
-    for piece in complete:
-        row = dict(piece["result"])
-        row["inference"] = piece.get("inference")
-        # Optional pieces from other suites (speed comparison, Chinese track, tokenizer
-        # coverage) become scalar "extra" columns, which the report tabulates.
-        extra = dict(row.get("extra") or {})
-        for name in ("speed", "cross_lingual", "coverage"):
-            for key, value in (piece.get(name) or {}).items():
-                if isinstance(value, (int, float, str, bool)) or value is None:
-                    extra[f"{name}_{key}"] = value
-        row["extra"] = extra
-        models.append(row)
-    finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    payload = {
-        "schema_version": 1,
-        "run": run_metadata(profile, data, run_dir.name, results.started, finished, results.git_commit),
-        "models": models,
-    }
-    write_run(run_dir, payload)
-    print(f"\nqabench report: {run_dir / 'report.md'}")
-
-
-@pytest.fixture(scope="session")
-def model_cache() -> dict[str, Any]:
-    return {}
+    path = results.write()
+    if path is not None:
+        print(f"\nqabench results: {path}\nqabench report: {run_dir / 'report.md'}")
 
 
 @pytest.fixture
-def trained(model_name: str, profile: Profile, run_data, model_cache, run_dir: Path, pytestconfig: pytest.Config):
-    """The model of this test, trained once per session or loaded from the checkpoint cache.
-    Training logs go to ``--qa-report-to`` (TensorBoard into ``<run_dir>/<model>/tb/`` by default)."""
-    from qa_models.runner import train_or_load
-    from qa_models.training import default_report_to
-
-    key = ("trained", model_name)
-    if key not in model_cache:
-        spec = next(m for m in profile.models if m.name == model_name)
-        model_cache[key] = train_or_load(spec, profile.train, run_data, pytestconfig.getoption("--qa-cache-dir"), profile.data.track,
-                                         report_to=pytestconfig.getoption("--qa-report-to") or default_report_to(),
-                                         log_dir=run_dir / model_name / "tb")
-    return model_cache[key]
+def trained(model_name: str, run_results: RunResults):
+    """The model of this test (adapter, training record), trained or loaded once per session."""
+    return run_results.trained(model_name)
 
 
 @pytest.fixture
-def evaluation(model_name: str, trained, profile: Profile, run_data, model_cache, run_dir: Path, run_results: RunResults):
-    """Threshold tuned on validation, test scored with it; per-model files written; row recorded."""
-    from qa_models.runner import answer_probes, evaluate, model_result, write_model_files
-
-    key = ("evaluation", model_name)
-    if key not in model_cache:
-        spec = next(m for m in profile.models if m.name == model_name)
-        result = evaluate(trained.adapter, run_data, profile.data.track, profile.train.eval_batch_size)
-        write_model_files(run_dir / model_name, result)
-        probes = answer_probes(trained.adapter, run_data.probes, result.threshold)
-        run_results.update(model_name, result=model_result(spec, trained, result, profile.train, probes, None))
-        model_cache[key] = result
-    return model_cache[key]
+def row(model_name: str, run_results: RunResults) -> ModelResult:
+    """The model's typed row: scores at the threshold tuned on validation, per-model files
+    written, probes answered, inference, abstention, coverage and cross-lingual measured."""
+    return run_results.row(model_name)

@@ -6,7 +6,8 @@ a fresh ``create_adapter(spec)``, with ``TrainSpec(fast=False)`` (pad to max len
 order) and ``TrainSpec(fast=True)`` (dynamic padding, length-grouped batches; bf16 and fused
 AdamW where a GPU has them); then time prediction of the same questions plain vs fast on
 the *same* weights and check that both give the same answers. The comparison goes to
-``<run_dir>/speed.csv`` and ``speed.md`` and, as ratios, into the run's results.
+``<run_dir>/speed.csv`` and ``speed.md`` and, through ``run_results.attach_speed``, into the
+``speed`` section of the model's row of results.json (``null`` there when this suite did not run).
 
 ``pytest bench -m benchmark --qa-profile tiny`` runs it on a CPU in well under a minute.
 On a CPU, peak memory is the process's resident-set high-water mark, which never goes down:
@@ -22,9 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
+
+from qa_models.files import atomic_write_text
+from qa_models.formatting import markdown_frame
+from qa_models.results import SpeedRecord
 
 pytestmark = pytest.mark.benchmark
 
@@ -41,6 +45,8 @@ NA_PROB_TOLERANCE = 1e-4
 """Plain and fast prediction of one model may differ by float rounding only."""
 
 CONFIGS = ("plain", "fast")
+TEXT_COLUMNS = ("model", "config", "memory_kind")
+"""Left-aligned columns of speed.md; the others are numbers."""
 
 
 @pytest.fixture(scope="session")
@@ -48,24 +54,9 @@ def speed_rows() -> list[dict[str, Any]]:
     return []
 
 
-def _markdown(frame: pd.DataFrame) -> str:
-    """A pipe table (pandas' to_markdown needs tabulate, which is not a dependency)."""
-
-    def cell(value: Any) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return ""
-        if isinstance(value, float):
-            return f"{value:.4g}"
-        return str(value).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "|".join("---" for _ in frame.columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
-
-
 def _write_table(run_dir: Path, rows: list[dict[str, Any]], device: str) -> None:
     frame = pd.DataFrame(rows)
-    frame.to_csv(run_dir / "speed.csv", index=False)
+    atomic_write_text(run_dir / "speed.csv", frame.to_csv(index=False))
     shown = frame.assign(peak_memory_mib=frame["peak_memory_bytes"] / 2**20).drop(columns=["peak_memory_bytes"])
     shown = shown[[
         "model", "config", "train_examples_per_s", "train_tokens_per_s", "peak_memory_mib", "memory_kind",
@@ -83,10 +74,10 @@ def _write_table(run_dir: Path, rows: list[dict[str, Any]], device: str) -> None
         "On a CPU, peak memory is the process's resident-set high-water mark (it never goes down, so a later "
         "row reports at least an earlier row's figure); on a GPU it is torch.cuda.max_memory_allocated.",
         "",
-        _markdown(shown),
+        markdown_frame(shown, right_aligned=[c for c in shown.columns if c not in TEXT_COLUMNS], number_format=".4g"),
         "",
     ]
-    (run_dir / "speed.md").write_text("\n".join(text))
+    atomic_write_text(run_dir / "speed.md", "\n".join(text))
 
 
 def _predict(adapter, questions, batch_size: int, fast: bool | None):
@@ -105,10 +96,73 @@ def _median_seconds(fn, rounds: int) -> float:
     return statistics.median(times)
 
 
-def test_fast_path_against_plain(model_name, profile, run_data, run_dir, run_results, speed_rows, benchmark, tmp_path):
+def _train_both(spec, profile, train, tmp_path: Path) -> tuple[dict[str, Any], Any]:
+    """Train the same budget plain and fast, each from a fresh model; the fast-trained adapter
+    is returned for the prediction comparison."""
     import torch
 
-    from qa_models.adapters import adapter_class, create_adapter
+    from qa_models.adapters import create_adapter
+
+    results, adapter = {}, None
+    for config in CONFIGS:
+        train_spec = dataclasses.replace(profile.train, epochs=1.0, fast=config == "fast", eval_every_epoch=False)
+        torch.manual_seed(profile.train.seed)  # same initialisation of any new head in both runs
+        adapter = create_adapter(spec)
+        results[config] = adapter.train(train, [], train_spec, tmp_path / config)
+        assert results[config].wall_time_s > 0 and results[config].tokens_per_s > 0, f"{spec.name} {config}: nothing trained"
+    return results, adapter
+
+
+def _time_plain(adapter, questions, batch_size: int, rounds: int):
+    """Median seconds of the plain path over ``rounds``, and the first round's predictions."""
+    times, first = [], None
+    for _ in range(rounds):
+        start = time.perf_counter()
+        result = _predict(adapter, questions, batch_size, False)
+        times.append(time.perf_counter() - start)
+        if first is None:
+            first = result
+    return statistics.median(times), first
+
+
+def _speed_record(results: dict[str, Any], n_train: int, n_questions: int, predict_qps: dict[str, float | None],
+                  has_modes: bool) -> SpeedRecord:
+    fast, plain = results["fast"], results["plain"]
+    return SpeedRecord(
+        train_questions=n_train,
+        predict_questions=n_questions,
+        device=fast.device,
+        memory_kind=fast.memory_kind,
+        train_examples_per_s={c: results[c].examples_per_s for c in CONFIGS},
+        train_tokens_per_s={c: results[c].tokens_per_s for c in CONFIGS},
+        peak_memory_bytes={c: results[c].peak_memory_bytes for c in CONFIGS},
+        predict_questions_per_s=predict_qps,
+        train_ratio_fast_over_plain=fast.examples_per_s / plain.examples_per_s,
+        predict_ratio_fast_over_plain=predict_qps["fast"] / predict_qps["plain"] if has_modes else None,
+        predict_modes="plain and fast" if has_modes else "one path (the adapter has no plain prediction)",
+    )
+
+
+def _table_rows(model_name: str, record: SpeedRecord) -> list[dict[str, Any]]:
+    """speed.csv rows of one model: one per configuration, the ratios on the fast row."""
+    return [
+        {
+            "model": model_name,
+            "config": config,
+            "train_examples_per_s": record.train_examples_per_s[config],
+            "train_tokens_per_s": record.train_tokens_per_s[config],
+            "peak_memory_bytes": record.peak_memory_bytes[config],
+            "memory_kind": record.memory_kind,
+            "predict_questions_per_s": record.predict_questions_per_s[config],
+            "train_ratio_fast_over_plain": record.train_ratio_fast_over_plain if config == "fast" else None,
+            "predict_ratio_fast_over_plain": record.predict_ratio_fast_over_plain if config == "fast" else None,
+        }
+        for config in CONFIGS
+    ]
+
+
+def test_fast_path_against_plain(model_name, profile, run_data, run_dir, run_results, speed_rows, benchmark, tmp_path):
+    from qa_models.adapters import adapter_class
 
     spec = next(m for m in profile.models if m.name == model_name)
     if spec.zero_shot:
@@ -119,14 +173,7 @@ def test_fast_path_against_plain(model_name, profile, run_data, run_dir, run_res
     rounds = PREDICT_ROUNDS if has_modes else 1
     batch_size = profile.train.eval_batch_size
 
-    results = {}
-    adapter = None
-    for config in CONFIGS:
-        train_spec = dataclasses.replace(profile.train, epochs=1.0, fast=config == "fast", eval_every_epoch=False)
-        torch.manual_seed(profile.train.seed)  # same initialisation of any new head in both runs
-        adapter = create_adapter(spec)
-        results[config] = adapter.train(train, [], train_spec, tmp_path / config)
-        assert results[config].wall_time_s > 0 and results[config].tokens_per_s > 0, f"{model_name} {config}: nothing trained"
+    results, adapter = _train_both(spec, profile, train, tmp_path)
     # Windows (span) or prompts (generative) and real tokens are the same in both configurations.
     plain, fast = results["plain"], results["fast"]
     assert plain.examples_per_s * plain.wall_time_s == pytest.approx(fast.examples_per_s * fast.wall_time_s, rel=1e-6)
@@ -135,66 +182,28 @@ def test_fast_path_against_plain(model_name, profile, run_data, run_dir, run_res
     # Prediction, plain vs fast, on the same (fast-trained) weights. The fast path is timed by
     # pytest-benchmark; the plain path by the same number of rounds, the first of which also
     # gives the answers to compare.
-    modes: dict[str, bool | None] = {"plain": False, "fast": True} if has_modes else {"plain": None, "fast": None}
+    fast_mode = True if has_modes else None
     benchmark.group = f"predict {len(questions)} questions, fast path"
     benchmark.extra_info.update(model=model_name, questions=len(questions))
     fast_predictions = benchmark.pedantic(
-        lambda: _predict(adapter, questions, batch_size, modes["fast"]), rounds=rounds, iterations=1
+        lambda: _predict(adapter, questions, batch_size, fast_mode), rounds=rounds, iterations=1
     )
     stats = getattr(benchmark, "stats", None)
     if stats is not None:
         fast_seconds = float(stats.stats.median)
     else:  # --benchmark-disable: the function ran once, untimed
-        fast_seconds = _median_seconds(lambda: _predict(adapter, questions, batch_size, modes["fast"]), rounds)
+        fast_seconds = _median_seconds(lambda: _predict(adapter, questions, batch_size, fast_mode), rounds)
     assert set(fast_predictions.answers) == {q.id for q in questions}
+    plain_seconds = None  # one path: nothing to compare it with
     if has_modes:
-        plain_times, plain_predictions = [], None
-        for _ in range(rounds):
-            start = time.perf_counter()
-            result = _predict(adapter, questions, batch_size, modes["plain"])
-            plain_times.append(time.perf_counter() - start)
-            if plain_predictions is None:
-                plain_predictions = result
-        plain_seconds = statistics.median(plain_times)
+        plain_seconds, plain_predictions = _time_plain(adapter, questions, batch_size, rounds)
         assert plain_predictions.answers == fast_predictions.answers, f"{model_name}: fast prediction changed answers"
         for qid, p in plain_predictions.na_probs.items():
             assert abs(p - fast_predictions.na_probs[qid]) <= NA_PROB_TOLERANCE, f"{model_name} {qid}: na_prob differs"
-    else:
-        plain_seconds = None  # one path: nothing to compare it with
     predict_qps = {"plain": len(questions) / plain_seconds if plain_seconds else None, "fast": len(questions) / fast_seconds}
-    train_ratio = fast.examples_per_s / plain.examples_per_s
-    predict_ratio = predict_qps["fast"] / predict_qps["plain"] if has_modes else None
 
-    for config in CONFIGS:
-        r = results[config]
-        speed_rows.append(
-            {
-                "model": model_name,
-                "config": config,
-                "train_examples_per_s": r.examples_per_s,
-                "train_tokens_per_s": r.tokens_per_s,
-                "peak_memory_bytes": r.peak_memory_bytes,
-                "memory_kind": r.memory_kind,
-                "predict_questions_per_s": predict_qps[config],
-                "train_ratio_fast_over_plain": train_ratio if config == "fast" else None,
-                "predict_ratio_fast_over_plain": predict_ratio if config == "fast" else None,
-            }
-        )
+    record = _speed_record(results, len(train), len(questions), predict_qps, has_modes)
+    speed_rows.extend(_table_rows(model_name, record))
     _write_table(run_dir, speed_rows, fast.device)
-    run_results.update(
-        model_name,
-        speed={
-            "train_questions": len(train),
-            "predict_questions": len(questions),
-            "device": fast.device,
-            "memory_kind": fast.memory_kind,
-            "train_examples_per_s": {c: results[c].examples_per_s for c in CONFIGS},
-            "train_tokens_per_s": {c: results[c].tokens_per_s for c in CONFIGS},
-            "peak_memory_bytes": {c: results[c].peak_memory_bytes for c in CONFIGS},
-            "predict_questions_per_s": predict_qps,
-            "train_ratio_fast_over_plain": train_ratio,
-            "predict_ratio_fast_over_plain": predict_ratio,
-            "predict_modes": "plain and fast" if has_modes else "one path (the adapter has no plain prediction)",
-        },
-    )
+    run_results.attach_speed(model_name, record)
     assert (run_dir / "speed.csv").is_file() and (run_dir / "speed.md").is_file()

@@ -1,5 +1,7 @@
 """The comparison itself: train (or load), score validation and test, time inference,
-and ask the founding experiment's probe questions, for every model of the profile."""
+and ask the founding experiment's probe questions, for every model of the profile.
+
+Every test reads the model's row (``runner.run_row``, once per session) and asserts."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import itertools
 import numpy as np
 import pytest
 
-from qa_models.training import device_name
 
 pytestmark = pytest.mark.train
 
@@ -39,15 +40,27 @@ def test_validation_after_every_epoch(model_name, trained, profile):
     assert all(0.0 <= e["f1"] <= 100.0 for e in evals)
 
 
-def test_scores_validation_and_test(model_name, evaluation, run_data, run_dir, profile):
-    assert evaluation.test["total"] == len(run_data.test)
-    assert evaluation.validation["total"] == len(run_data.validation)
-    assert 0.0 <= evaluation.test["exact"] <= evaluation.test["f1"] <= 100.0
+def test_scores_validation_and_test(model_name, row, run_data, run_dir, profile):
+    assert row.test["total"] == len(run_data.test)
+    assert row.validation["total"] == len(run_data.validation)
+    assert 0.0 <= row.test["exact"] <= row.test["f1"] <= 100.0
     if profile.data.track == "squad_v2":
-        assert evaluation.test["HasAns_total"] + evaluation.test.get("NoAns_total", 0) == len(run_data.test)
-        assert np.isfinite(evaluation.threshold), "the no-answer threshold must be tuned on validation"
+        assert row.test["HasAns_total"] + row.test.get("NoAns_total", 0) == len(run_data.test)
+        assert row.threshold is not None and np.isfinite(row.threshold), "the no-answer threshold must be tuned on validation"
     for name in ("predictions.json", "na_probs.json", "metrics.json", "predictions.csv"):
         assert (run_dir / model_name / name).is_file()
+
+
+def test_measured_sections_of_every_row(model_name, row, run_data, profile):
+    """Inference, abstention and coverage are measured by the run itself, whichever tests ran."""
+    assert row.inference is not None and row.inference.questions_per_s > 0
+    assert row.inference.test_questions == len(run_data.test)
+    assert row.inference.latency_rounds > 0 and 0 < row.inference.latency_p50_s <= row.inference.latency_p95_s
+    assert row.coverage is not None and 0 <= row.coverage.n_unknown <= row.coverage.n_tokens
+    if profile.data.track == "squad_v2":
+        assert row.abstention is not None and 0.0 <= row.abstention.share_abstained <= 1.0
+    else:
+        assert row.abstention is None, "CMRC has no unanswerable questions: nothing to abstain on"
 
 
 REAL_MODEL_PROBES = {"en-super-bowl": ("Denver Broncos",), "en-moon": ("Theia", "giant impact")}
@@ -58,30 +71,32 @@ def _contains(answer: str, *needles: str) -> bool:
     return any(n.lower() in answer.lower() for n in needles)
 
 
-def test_probe_answers_are_cut_from_the_context(model_name, evaluation, model_cache, run_results):
-    probes = run_results.models[model_name]["result"]["probes"]
-    assert len(probes) == 8
-    for probe in probes:
-        assert probe["answer"] in probe["context"], f"{probe['id']}: {probe['answer']!r} is not a span of its context"
-        assert "[UNK]" not in probe["answer"]
+def test_probe_answers_are_cut_from_the_context(model_name, row):
+    assert len(row.probes) == 8
+    for probe in row.probes:
+        assert probe.answer in probe.context, f"{probe.id}: {probe.answer!r} is not a span of its context"
+        assert "[UNK]" not in probe.answer
 
 
-def test_probe_answers_of_real_models(model_name, evaluation, run_results, profile):
+def test_probe_answers_of_real_models(model_name, row, profile):
     if profile.name == "tiny":
         pytest.skip("tiny random models are not expected to know the answers")
-    f1 = evaluation.validation["f1"]
-    has_ans_f1 = evaluation.validation.get("HasAns_f1", f1)
+    f1 = row.validation["f1"]
+    has_ans_f1 = row.validation.get("HasAns_f1", f1)
     if min(f1, has_ans_f1) < REAL_QUALITY_F1:
         pytest.skip(
             f"validation F1 {f1:.1f}, HasAns F1 {has_ans_f1:.1f}: below {REAL_QUALITY_F1}, not a real-quality checkpoint"
         )
-    probes = {p["id"]: p["answer"] for p in run_results.models[model_name]["result"]["probes"]}
+    probes = {p.id: p.answer for p in row.probes}
     for probe_id, phrases in REAL_MODEL_PROBES.items():
         assert _contains(probes[probe_id], *phrases), f"{probe_id}: {probes[probe_id]!r} contains none of {phrases}"
 
 
-def test_inference_latency(model_name, trained, evaluation, run_data, run_results, profile, benchmark):
-    """One question at a time, as a user asking a saved model would (pytest-benchmark)."""
+def test_inference_latency(model_name, trained, run_data, benchmark):
+    """One question at a time, as a user asking a saved model would (pytest-benchmark).
+
+    The report's latency comes from ``runner.run_row``; this timing is for pytest-benchmark's
+    own comparison across runs (``--benchmark-autosave``) and is not recorded in results.json."""
     examples = itertools.cycle(run_data.test[:64])
     adapter = trained.adapter
     rounds = 20 if len(run_data.test) >= 20 else len(run_data.test)
@@ -90,26 +105,12 @@ def test_inference_latency(model_name, trained, evaluation, run_data, run_result
     stats = getattr(benchmark, "stats", None)
     if stats is None:  # --benchmark-disable
         return
-    timings = np.asarray(stats.stats.data)
-    run_results.update(
-        model_name,
-        inference={
-            "latency_p50_s": float(np.percentile(timings, 50)),
-            "latency_p95_s": float(np.percentile(timings, 95)),
-            # Throughput is the whole test set at the evaluation batch size; latency is batch 1.
-            "questions_per_s": float(len(run_data.test) / evaluation.test_seconds),
-            "batch_size": profile.train.eval_batch_size,
-            # Where prediction ran now: a cached checkpoint may have been trained elsewhere.
-            "device": device_name(),
-        },
-    )
-    assert np.all(timings > 0)
+    assert np.all(np.asarray(stats.stats.data) > 0)
 
 
-def test_parameter_counts_in_results(model_name, trained, evaluation, run_results):
+def test_parameter_counts_in_results(model_name, trained, row):
     """The report's counts come from the adapter's own count; a zero-shot row trained nothing."""
-    params = run_results.models[model_name]["result"]["parameters"]
     counts = trained.adapter.parameter_counts()
-    assert params["total"] == counts.total > 0
+    assert row.parameters.total == counts.total > 0
     expected_trainable = 0 if trained.adapter.spec.zero_shot else counts.trainable
-    assert params["trainable"] == expected_trainable
+    assert row.parameters.trainable == expected_trainable

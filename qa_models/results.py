@@ -68,6 +68,8 @@ class TrainRecord:
     """True when this run loaded the checkpoint instead of training it (the numbers are the original run's)."""
     history: dict[str, Any]
     """``loss``: [{step, epoch, loss}], ``eval``: [{epoch, exact, f1, ...}] (validation after every epoch)."""
+    checkpoint: str | None = None
+    """The cache entry's checkpoint folder (``python -m qa_models.ask`` loads it); None when not saved."""
 
 
 @dataclass

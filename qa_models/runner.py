@@ -1,12 +1,16 @@
 """One comparison row, start to finish: data -> train (or cached) -> threshold -> scores -> files.
 
-The bench suites are thin: they call these functions and assert. Each function does one
-step of the founding notebook (load and split, train, validate, save, score test into
-CSV, answer probes), in order, over any adapter.
+``run_row`` is the recipe, read top to bottom; the bench fixtures and ``python -m
+qa_models.train`` both call it and get the typed row of results.json (``qa_models.results``)
+back. Each other function here does one step of the founding notebook (load and split,
+train, validate, save, score test into CSV, answer probes) over any adapter; the
+measurements after scoring live in ``qa_models.measure``. ``write_run_results`` turns the
+rows of a run into results.json and the report.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import platform
@@ -17,16 +21,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 
-from . import cost, metrics
+from . import cost, measure, metrics
 from .adapters import Predictions, QAAdapter, TrainResult, create_adapter, load_adapter
 from .config import DataSpec, ModelSpec, Profile, TrainSpec, fingerprint, to_dict
 from .data import (
     Example, Probe, load_examples, load_probes, sample_examples, sample_examples_stratified, split_by_article,
 )
 from .errors import explain_out_of_memory
+from .files import atomic_write_json, atomic_write_text
+from .formatting import is_finite
+from .results import (CrossLingualRecord, ModelResult, Parameters, ProbeAnswer, QuestionRow, Results, RunMetadata,
+                      TrainRecord, write_results)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
@@ -163,10 +170,7 @@ def record_throughput(cache_dir: Path, device: str, spec: ModelSpec, train_spec:
     path = cache_dir / THROUGHPUT_FILE
     table = json.loads(path.read_text()) if path.is_file() else {}
     table.setdefault(device, {})[_throughput_key(spec, train_spec)] = tokens_per_s
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(path.name + f".tmp{os.getpid()}")
-    staging.write_text(json.dumps(table, indent=2, sort_keys=True))
-    os.replace(staging, path)
+    atomic_write_json(path, table, sort_keys=True)
 
 
 def estimate_training_cost(
@@ -283,8 +287,7 @@ class Evaluation:
     test_answers: dict[str, str]
     per_question: pd.DataFrame
     test_seconds: float
-    abstention: dict[str, Any] = field(default_factory=dict)
-    """Test diagnostics of the no-answer decision apart from span quality (``abstention_diagnostics``)."""
+    """Wall time of predicting the whole test set at the evaluation batch size (the throughput figure)."""
 
 
 def tune_threshold(track: str, validation: Sequence[Example], predictions: Predictions) -> float:
@@ -313,31 +316,7 @@ def evaluate(adapter: QAAdapter, data: RunData, track: str, batch_size: int) -> 
         test_answers=test_answers,
         per_question=per_question_table(track, data.test, test_answers),
         test_seconds=seconds,
-        abstention=abstention_diagnostics(track, data.test, test_predictions, test_answers),
     )
-
-
-def abstention_diagnostics(
-    track: str, examples: Sequence[Example], predictions: Predictions, answers: dict[str, str]
-) -> dict[str, Any]:
-    """What the tuned threshold hides: span quality if the model never abstained, and how
-    well its no-answer probabilities separate the two kinds of question.
-
-    A model whose no-answer probabilities are no better than chance (AUROC near 0.5) gets
-    its best validation F1 by abstaining on everything, and then shows HasAns F1 near 0
-    although it may find most answers; these numbers tell the two failures apart.
-    Empty for CMRC (no unanswerable questions, never abstains).
-    """
-    if track == "cmrc2018":
-        return {}
-    never_abstain = score(track, examples, predictions.answers)
-    has_ans = {e.id: bool(e.gold_texts) for e in examples}
-    return {
-        "share_abstained": sum(1 for e in examples if not answers[e.id]) / len(examples),
-        "never_abstain_HasAns_exact": never_abstain.get("HasAns_exact"),
-        "never_abstain_HasAns_f1": never_abstain.get("HasAns_f1"),
-        "no_answer_auroc": metrics.no_answer_auroc(has_ans, predictions.na_probs),
-    }
 
 
 def per_question_table(track: str, examples: Sequence[Example], answers: dict[str, str]) -> pd.DataFrame:
@@ -365,24 +344,24 @@ def metrics_gold(gold: dict[str, list[str]]) -> dict[str, list[str]]:
     return {qid: (texts if any(metrics.normalize_answer(t) for t in texts) else [""]) for qid, texts in gold.items()}
 
 
-def answer_probes(adapter: QAAdapter, probes: Sequence[Probe], threshold: float) -> list[dict[str, Any]]:
+def answer_probes(adapter: QAAdapter, probes: Sequence[Probe], threshold: float) -> list[ProbeAnswer]:
     """The founding experiment's probe questions, answered with the tuned threshold."""
     examples = [p.as_example() for p in probes]
     with explain_out_of_memory("prediction", adapter.spec.name):
         predictions = adapter.predict(examples, batch_size=16)
     answers = metrics.apply_na_threshold(predictions.answers, predictions.na_probs, threshold)
     return [
-        {
-            "id": p.id,
-            "lang": p.lang,
-            "question": p.question,
-            "context": p.context,
-            "answer": answers[p.id],
-            "span_if_answering": predictions.answers[p.id],
-            "na_prob": float(predictions.na_probs[p.id]),
-            "documented_bert_answer": p.documented_bert_answer,
-            "expected_answer": p.expected_answer,
-        }
+        ProbeAnswer(
+            id=p.id,
+            lang=p.lang,
+            question=p.question,
+            context=p.context,
+            answer=answers[p.id],
+            span_if_answering=predictions.answers[p.id],
+            na_prob=float(predictions.na_probs[p.id]),
+            documented_bert_answer=p.documented_bert_answer,
+            expected_answer=p.expected_answer,
+        )
         for p in probes
     ]
 
@@ -393,93 +372,106 @@ def answer_probes(adapter: QAAdapter, probes: Sequence[Probe], threshold: float)
 def write_model_files(model_dir: str | Path, evaluation: Evaluation) -> Path:
     """predictions.json (official id -> answer), na_probs.json, metrics.json, predictions.csv."""
     model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(model_dir / "predictions.json", json.dumps(evaluation.test_answers, ensure_ascii=False, indent=1))
-    _atomic_write(model_dir / "na_probs.json", json.dumps(evaluation.test_predictions.na_probs, indent=1))
-    _atomic_write(
-        model_dir / "metrics.json",
-        json.dumps({"threshold": evaluation.threshold, "validation": evaluation.validation, "test": evaluation.test}, indent=2),
-    )
+    atomic_write_json(model_dir / "predictions.json", evaluation.test_answers, indent=1)
+    atomic_write_json(model_dir / "na_probs.json", evaluation.test_predictions.na_probs, indent=1)
+    # Not atomic_write_json: CMRC's threshold is infinite (never abstain), and ``qa_models.ask
+    # --metrics`` reads Python's ``Infinity`` back as exactly that; null would mean its default.
+    metrics_text = json.dumps({"threshold": evaluation.threshold, "validation": evaluation.validation,
+                               "test": evaluation.test}, indent=2)
+    atomic_write_text(model_dir / "metrics.json", metrics_text)
     table = evaluation.per_question.assign(gold=evaluation.per_question["gold"].map(lambda g: " || ".join(g)))
-    _atomic_write(model_dir / "predictions.csv", table.to_csv(index=False))
+    atomic_write_text(model_dir / "predictions.csv", table.to_csv(index=False))
     return model_dir
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def train_record(trained: TrainedModel, train_spec: TrainSpec) -> TrainRecord | None:
+    """The ``train`` section: what the Trainer measured (or the cached checkpoint's record)."""
+    r = trained.train_result
+    if r is None:
+        return None
+    return TrainRecord(
+        epochs=r.epochs, learning_rate=train_spec.learning_rate, batch_size=train_spec.batch_size,
+        wall_time_s=r.wall_time_s, examples_per_s=r.examples_per_s, tokens_per_s=r.tokens_per_s,
+        peak_memory_bytes=r.peak_memory_bytes, memory_kind=r.memory_kind, device=r.device,
+        device_kind=r.device_kind, cached=trained.cached, history=r.history,
+        checkpoint=str(trained.checkpoint) if trained.checkpoint else None,
+    )
 
 
-def _finite(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
-def model_result(
-    spec: ModelSpec,
-    trained: TrainedModel,
-    evaluation: Evaluation,
-    train_spec: TrainSpec,
-    probes: list[dict[str, Any]],
-    inference: dict[str, Any] | None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """One model's object in results.json (schema_version 1)."""
+def model_result(spec: ModelSpec, trained: TrainedModel, evaluation: Evaluation, train_spec: TrainSpec,
+                 probes: list[ProbeAnswer]) -> ModelResult:
+    """One model's row of results.json, scores and probes only: ``run_row`` adds the measured sections."""
     counts = trained.adapter.parameter_counts()
-    train = None
-    if trained.train_result is not None:
-        r = trained.train_result
-        train = {
-            "epochs": r.epochs,
-            "learning_rate": train_spec.learning_rate,
-            "batch_size": train_spec.batch_size,
-            "wall_time_s": r.wall_time_s,
-            "examples_per_s": r.examples_per_s,
-            "tokens_per_s": r.tokens_per_s,
-            "peak_memory_bytes": r.peak_memory_bytes,
-            "memory_kind": r.memory_kind,
-            "device": r.device,
-            "device_kind": r.device_kind,
-            "cached": trained.cached,
-            "history": r.history,
-        }
-    table = evaluation.per_question
-    return {
-        "name": spec.name,
-        "model_id": spec.model_id,
-        "family": spec.family,
-        "method": spec.method,
-        "quantize": spec.quantize,
-        "zero_shot": spec.zero_shot,
-        "lora": to_dict(spec.lora) if spec.lora else None,
+    return ModelResult(
+        name=spec.name,
+        model_id=spec.model_id,
+        family=spec.family,
+        method=spec.method,
+        quantize=spec.quantize,
+        zero_shot=spec.zero_shot,
+        lora=to_dict(spec.lora) if spec.lora else None,
         # A zero-shot row trains nothing, whatever requires_grad says on the loaded model.
-        "parameters": {"total": counts.total, "trainable": 0 if spec.zero_shot else counts.trainable},
-        "train": train,
-        "cost_estimate": trained.cost_estimate,
-        "threshold": _finite(evaluation.threshold),
-        "validation": evaluation.validation,
-        "test": evaluation.test,
-        "test_per_question": [
-            {
-                "id": row.id,
-                "question": row.question,
-                "has_answer": bool(row.has_answer),
-                "gold": list(row.gold),
-                "prediction": row.prediction,
-                "exact": int(row.exact),
-                "f1": float(row.f1),
-            }
-            for row in table.itertuples(index=False)
+        parameters=Parameters(total=counts.total, trainable=0 if spec.zero_shot else counts.trainable),
+        train=train_record(trained, train_spec),
+        cost_estimate=trained.cost_estimate,
+        threshold=float(evaluation.threshold) if is_finite(evaluation.threshold) else None,
+        validation=evaluation.validation,
+        test=evaluation.test,
+        test_per_question=[
+            QuestionRow(id=row.id, question=row.question, has_answer=bool(row.has_answer), gold=list(row.gold),
+                        prediction=row.prediction, exact=int(row.exact), f1=float(row.f1))
+            for row in evaluation.per_question.itertuples(index=False)
         ],
-        "inference": inference,
-        "probes": probes,
-        "extra": {
-            **evaluation.test_predictions.extra,
-            "test_questions_per_s": len(table) / evaluation.test_seconds,
-            **{f"abstention_{k}": v for k, v in evaluation.abstention.items()},
-            **(extra or {}),
-        },
-    }
+        probes=probes,
+        prediction=measure.prediction_counters(evaluation.test_predictions),
+    )
+
+
+# -- the recipe ----------------------------------------------------------------------------
+
+
+def run_row(spec: ModelSpec, profile: Profile, data: RunData, run_dir: str | Path, *, cache_dir: str | Path,
+            report_to: str = "none", log_dir: str | Path | None = None, model_dir: str | Path | None = None,
+            trained: TrainedModel | None = None) -> ModelResult | None:
+    """One model of a run, start to finish, as the typed row of results.json.
+
+    Train ``spec`` or load its cached checkpoint (``trained``, when the caller already holds
+    it) -> tune the no-answer threshold on validation and score test -> write the per-model
+    files into ``model_dir`` (default ``<run_dir>/<model>``) -> answer the probes -> measure
+    inference speed, abstention, tokenizer coverage and, for a SQuAD-trained checkpoint, the
+    CMRC score. Every section is measured here, whichever tests or commands asked for the row.
+
+    Under a multi-process launcher every rank trains and only the main process goes on:
+    the others get ``None``.
+    """
+    from .training import device_name  # torch: imported when a model is run, not with this module
+
+    track, batch_size = profile.data.track, profile.train.eval_batch_size
+    model_dir = Path(model_dir) if model_dir is not None else Path(run_dir) / spec.name
+    if trained is None:
+        trained = train_or_load(spec, profile.train, data, cache_dir, track, report_to=report_to, log_dir=log_dir)
+    if not is_main_process():
+        return None
+    adapter = trained.adapter
+    evaluation = evaluate(adapter, data, track, batch_size)
+    write_model_files(model_dir, evaluation)
+    probes = answer_probes(adapter, data.probes, evaluation.threshold)
+    row = model_result(spec, trained, evaluation, profile.train, probes)
+    row.inference = measure.inference_record(adapter, data.test, evaluation.test_seconds, batch_size, device_name())
+    row.abstention = measure.abstention_record(track, data.test, evaluation.test_predictions, evaluation.test_answers)
+    row.coverage = measure.coverage_record(adapter.tokenizer, data.test)
+    row.cross_lingual = cross_lingual(adapter, spec, profile, model_dir)
+    return row
+
+
+def cross_lingual(adapter: QAAdapter, spec: ModelSpec, profile: Profile, model_dir: Path) -> CrossLingualRecord | None:
+    """The CMRC score of a SQuAD-trained checkpoint; ``None`` for other rows or without CMRC data."""
+    if not measure.cross_lingual_applies(profile, spec):
+        return None
+    cmrc = measure.load_cross_lingual(profile.name, profile.data.max_eval_samples, profile.train.seed)
+    if cmrc is None:
+        return None
+    return measure.cross_lingual_record(adapter, cmrc, profile.train.eval_batch_size, model_dir)
 
 
 # -- run metadata ------------------------------------------------------------------------
@@ -539,26 +531,48 @@ def git_commit() -> str | None:
 
 
 def run_metadata(profile: Profile, data: RunData, run_id: str, started: str, finished: str,
-                 commit: str | None = None) -> dict[str, Any]:
+                 commit: str | None = None) -> RunMetadata:
     """The ``run`` object of results.json. ``commit``: the ``git_commit()`` read when the run
     started (the code that ran); a commit made during a long run must not be named instead."""
     question = {
         "squad_v2": "For extractive QA on SQuAD v2.0, which model wins on F1, and what does each cost?",
         "cmrc2018": "For Chinese extractive QA (CMRC 2018), which model wins on F1, and what does each cost?",
     }[profile.data.track]
-    return {
-        "run_id": run_id,
-        "profile": profile.name,
-        "track": profile.data.track,
-        "question": question,
-        "started": started,
-        "finished": finished,
-        "seed": profile.train.seed,
-        "git_commit": commit if commit is not None else git_commit(),
-        "environment": environment(),
-        "data_files": data.files,
-        "skipped_records": data.skipped_records,
-        "repaired_offsets": data.repaired_offsets,
-        "dropped_answers": data.dropped_answers,
-        "train_spec": to_dict(profile.train),
-    }
+    return RunMetadata(
+        run_id=run_id,
+        profile=profile.name,
+        track=profile.data.track,
+        question=question,
+        started=started,
+        finished=finished,
+        seed=profile.train.seed,
+        git_commit=commit if commit is not None else git_commit(),
+        environment=environment(),
+        data_files=data.files,
+        skipped_records=data.skipped_records,
+        repaired_offsets=data.repaired_offsets,
+        dropped_answers=data.dropped_answers,
+        train_spec=to_dict(profile.train),
+    )
+
+
+def now_utc() -> str:
+    """The timestamp format of ``started``/``finished`` in results.json."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def write_run_results(run_dir: str | Path, profile: Profile, data: RunData, rows: Sequence[ModelResult],
+                      started: str, commit: str | None) -> Path:
+    """results.json of a run from its typed rows, then the report built from it.
+
+    results.json is written first and on its own (``results.write_results``), so a report
+    that fails leaves the run's record intact, to rebuild the report from with
+    ``python -m qa_models.report <run_dir>``; the report's error still propagates.
+    """
+    from . import report
+
+    run_dir = Path(run_dir)
+    results = Results(run=run_metadata(profile, data, run_dir.name, started, now_utc(), commit), models=list(rows))
+    path = write_results(run_dir, results)
+    report.write_run(run_dir, results)
+    return path

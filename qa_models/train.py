@@ -7,9 +7,11 @@
 
 setup (profile, data) -> estimate cost -> train (or load the cached checkpoint; a killed
 run resumes from its last Trainer checkpoint) -> save -> tune the no-answer threshold on
-validation -> score test -> write predictions and metrics. The bench suites run the same
-steps through ``qa_models.runner``; this file is the same path for one model from a shell,
-and the entry point for ``torchrun``/``accelerate launch`` (the Trainer handles DDP).
+validation -> score test -> write predictions and metrics -> probes, inference speed,
+abstention, tokenizer coverage, cross-lingual score -> results.json and the report in
+``--out``. The steps are ``runner.run_row``, the same recipe the bench suites run; this
+file is that path for one model from a shell, and the entry point for
+``torchrun``/``accelerate launch`` (the Trainer handles DDP).
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import json
 import sys
 from pathlib import Path
 
-from .config import ConfigError
+from .config import ConfigError, Profile
 from .cost import CostError
 from .data import DataError
 from .errors import QABenchOutOfMemory
+from .files import atomic_write_json
 from .options import add_train_arguments, profile_from
 from .profiles import ProfileError, check_needs
-from .runner import evaluate, is_main_process, load_run_data, train_or_load, write_model_files
+from .results import ModelResult
+from .runner import RunData, git_commit, load_run_data, now_utc, run_row, write_run_results
 from .training import check_report_to, default_report_to
 
 
@@ -48,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return stop.code
 
     # -- setup ------------------------------------------------------------------------
+    started, commit = now_utc(), git_commit()  # the code that ran, read before a long run
     try:
         profile = profile_from(vars(args))
         if len(profile.models) != 1:
@@ -58,35 +63,40 @@ def main(argv: list[str] | None = None) -> int:
     except (ProfileError, ConfigError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    spec = profile.models[0]
+    spec, out = profile.models[0], Path(args.out)
 
-    # -- train (or load the cached checkpoint) ------------------------------------------
-    # train_or_load seeds before building the model. Under DDP every rank trains; only the
-    # main process writes the cache entry, scores and writes the results.
+    # -- the row: train (or load the cached checkpoint) -> score -> files -> probes -> measure
+    # run_row seeds before building the model. Under DDP every rank trains; only the main
+    # process gets a row back, and it alone scores and writes the results.
     try:
-        trained = train_or_load(spec, profile.train, data, args.cache_dir, profile.data.track,
-                                report_to=report_to, log_dir=Path(args.out) / "tb")
+        row = run_row(spec, profile, data, out, cache_dir=args.cache_dir, report_to=report_to,
+                      log_dir=out / "tb", model_dir=out)
     except (QABenchOutOfMemory, CostError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
-    if not is_main_process():
+    if row is None:
         return 0
 
-    # -- score: threshold tuned on validation, applied to test ---------------------------
-    evaluation = evaluate(trained.adapter, data, profile.data.track, profile.train.eval_batch_size)
-    out = write_model_files(args.out, evaluation)
-    summary = {
-        "model": spec.name,
-        "cached": trained.cached,
-        "checkpoint": str(trained.checkpoint) if trained.checkpoint else None,
-        "threshold": evaluation.threshold,
-        "validation": evaluation.validation,
-        "test": evaluation.test,
-        "train_wall_time_s": trained.train_result.wall_time_s if trained.train_result else None,
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
+    # -- results: summary.json for scripts, results.json and the report as the bench writes them
+    write_outputs(out, profile, data, row, started, commit)
     return 0
+
+
+def write_outputs(out: Path, profile: Profile, data: RunData, row: ModelResult, started: str, commit: str | None) -> None:
+    """summary.json (the few numbers scripts read) and, through ``runner.write_run_results``,
+    results.json and the report, as the bench writes them for a run of one model."""
+    summary = {
+        "model": row.name,
+        "cached": bool(row.train and row.train.cached),
+        "checkpoint": row.train.checkpoint if row.train else None,
+        "threshold": row.threshold,
+        "validation": row.validation,
+        "test": row.test,
+        "train_wall_time_s": row.train.wall_time_s if row.train else None,
+    }
+    atomic_write_json(out / "summary.json", summary)
+    print(json.dumps(summary, indent=2))
+    write_run_results(out, profile, data, [row], started, commit)
 
 
 if __name__ == "__main__":
