@@ -288,6 +288,7 @@ def run_steps(model: Any, spec: Any, train_spec: Any, dataset: Any, collator: An
     from transformers import Trainer
 
     from qa_models import cost, training
+    from qa_models.adapters.base import count_parameters
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -317,7 +318,7 @@ def run_steps(model: Any, spec: Any, train_spec: Any, dataset: Any, collator: An
         "last_loss": losses[-1] if losses else None,
         "loss_finite": bool(losses) and all(math.isfinite(x) for x in losses),
     }
-    counts = training.count_parameters(model)
+    counts = count_parameters(model)
     result["parameters"] = {"total": counts.total, "trainable": counts.trainable}
     first = s.warmup_steps if n_done > s.warmup_steps else 0
     if n_done and len(counter.records) >= n_done:

@@ -15,15 +15,13 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import torch
 from transformers import TrainerCallback, TrainingArguments
 
+from .adapters.base import TrainResult
 from .config import ConfigError, ModelSpec, TrainSpec
-
-if TYPE_CHECKING:
-    from .adapters.base import ParameterCounts, TrainResult
 
 
 def accelerator_device() -> str:
@@ -195,24 +193,6 @@ def peak_memory() -> tuple[int, str]:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * scale, "cpu_rss"
 
 
-def count_parameters(model: torch.nn.Module) -> ParameterCounts:
-    """Total and trainable parameters; 4-bit packed weights count as their unpacked size.
-
-    bitsandbytes stores two 4-bit values per uint8 element, so ``numel`` halves them.
-    """
-    from .adapters.base import ParameterCounts
-
-    total = trainable = 0
-    for parameter in model.parameters():
-        n = parameter.numel()
-        if parameter.__class__.__name__ == "Params4bit":
-            n *= 2
-        total += n
-        if parameter.requires_grad:
-            trainable += n
-    return ParameterCounts(total=total, trainable=trainable)
-
-
 class Stopwatch:
     """Wall time of a block, synchronising CUDA so queued kernels are counted."""
 
@@ -252,8 +232,6 @@ def run_trainer(
     import shutil
 
     from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
-    from .adapters.base import TrainResult
 
     if validation is not None:
         validation.log = trainer.log
