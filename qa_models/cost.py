@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from . import device as machine
+from .formatting import format_duration, markdown_table
 from .cost_model import (
     ACTIVATION_BYTES_PER_TOKEN_HIDDEN,
     ADAPTER_BYTES_PER_PARAM,
@@ -74,25 +75,17 @@ def estimate_run(
     return _estimate_on_device(n_params_total, n_params_trainable, n_tokens, epochs, method, get_device(gpu), *args, **kwargs)
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def format_estimate(estimate: CostEstimate, label: str | None = None) -> str:
-    """One line, e.g. "bert-base-span (full) on H100-SXM: 1.96e+15 FLOPs, ~5 s at an assumed
+    """One line, e.g. "bert-base-span (full) on H100-SXM: 1.96e+15 FLOPs, ~5.0 s at an assumed
     40 % MFU; peak ~2.9 GiB of 74.5 GiB: fits"."""
     who = f"{label} ({estimate.method})" if label else estimate.method
     if estimate.seconds is None:
         duration = "time unknown (no FLOP/s for this device; pass a measured tokens/s)"
     elif estimate.basis == "measured":
-        duration = f"~{_duration(estimate.seconds)} at the measured throughput"
+        duration = f"~{format_duration(estimate.seconds)} at the measured throughput"
     else:
         extra = f", x{QLORA_DEQUANT_TIME_FACTOR} for NF4 dequantisation (assumed)" if estimate.method == "qlora" else ""
-        duration = f"~{_duration(estimate.seconds)} at an assumed {estimate.mfu:.0%} MFU{extra}"
+        duration = f"~{format_duration(estimate.seconds)} at an assumed {estimate.mfu:.0%} MFU{extra}"
     verdict = "fits" if estimate.fits else "does NOT fit"
     return (
         f"{who} on {estimate.device}: {estimate.n_tokens:,} tokens x {estimate.epochs:g} epochs, "
@@ -345,16 +338,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     for row in rows:
         print(row["line"])
     print()
-    print("| model | method | GPU | parameters (trainable) | FLOPs | projected time | assumed MFU | peak memory (est.) | fits |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for row in rows:
-        hours = f"{row['hours']:.2f} h" if row["hours"] is not None else "unknown"
-        print(
-            f"| {row['model']} | {row['method']} | {row['gpu']} | {row['params_total']:,} ({row['params_trainable']:,}) | "
-            f"{row['flops']:.3g} | {hours} | {row['mfu_assumed']:.0%} | {row['peak_memory_gib']:.1f} of "
-            f"{row['device_memory_gib']:.1f} GiB | {'yes' if row['fits'] else 'no'} |"
-        )
+    print(projection_table(rows))
     return 0
+
+
+def projection_table(rows: Sequence[dict[str, Any]]) -> str:
+    """``seed_projections`` as a Markdown table; times stay in hours so the column compares."""
+    columns = ["model", "method", "GPU", "parameters (trainable)", "FLOPs", "projected time", "assumed MFU", "peak memory (est.)", "fits"]
+    cells = [
+        [
+            row["model"], row["method"], row["gpu"], f"{row['params_total']:,} ({row['params_trainable']:,})",
+            f"{row['flops']:.3g}", f"{row['hours']:.2f} h" if row["hours"] is not None else "unknown",
+            f"{row['mfu_assumed']:.0%}", f"{row['peak_memory_gib']:.1f} of {row['device_memory_gib']:.1f} GiB",
+            "yes" if row["fits"] else "no",
+        ]
+        for row in rows
+    ]
+    return markdown_table(columns, cells)
 
 
 if __name__ == "__main__":
