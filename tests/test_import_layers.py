@@ -4,17 +4,9 @@ imports it, never the other way round, and no import hides inside a function to 
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "qa_models"
-
-
-def _loaded_after_import(module: str) -> set[str]:
-    code = f"import sys, {module}; print(' '.join(m for m in sys.modules if m.startswith('qa_models')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return set(out.stdout.split())
 
 
 def _imports_inside_functions(path: Path) -> list[str]:
@@ -25,9 +17,9 @@ def _imports_inside_functions(path: Path) -> list[str]:
     return found
 
 
-def test_base_does_not_load_training():
-    assert "qa_models.training" not in _loaded_after_import("qa_models.adapters.base")
-    assert "qa_models.adapters.base" in _loaded_after_import("qa_models.training")
+def test_base_does_not_load_training(modules_after_import):
+    assert "qa_models.training" not in modules_after_import("qa_models.adapters.base")
+    assert "qa_models.adapters.base" in modules_after_import("qa_models.training")
 
 
 def test_no_function_level_import_between_base_and_training():
