@@ -61,6 +61,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+# After the path insert: run as a script, this file must import the checkout's qa_models.
+from qa_models.device import detect, has_cuda, torch_device  # noqa: E402
+from qa_models.formatting import markdown_table  # noqa: E402
+
 SCHEMA_VERSION = 1
 SKIPPED_BUDGET = "skipped: time budget"
 NO_CUDA = "no CUDA device"
@@ -103,7 +107,7 @@ class Skip(Exception):
 def _sync() -> None:
     import torch
 
-    if torch.cuda.is_available():
+    if has_cuda():
         torch.cuda.synchronize()
 
 
@@ -112,7 +116,7 @@ def free_memory() -> None:
     try:
         import torch
 
-        if torch.cuda.is_available():
+        if has_cuda():
             torch.cuda.synchronize()
             torch.cuda.empty_cache()
     except Exception:  # noqa: BLE001 - freeing must never fail the check
@@ -157,17 +161,18 @@ def commit() -> tuple[str | None, str]:
 def device_info() -> dict[str, Any]:
     import torch
 
-    from qa_models import cost, training
+    from qa_models import cost
 
     machine = cost.this_machine()
+    found = detect()
     info: dict[str, Any] = {
-        "name": training.device_name(),
-        "cuda": torch.cuda.is_available(),
+        "name": found.name,
+        "cuda": found.kind == "cuda",
         "cost_table_key": machine.key,
         "bf16_peak_flops": machine.bf16_flops,
         "peak_source": machine.source,
     }
-    if torch.cuda.is_available():
+    if found.kind == "cuda":
         props = torch.cuda.get_device_properties(0)
         info.update(
             memory_gib=_gib(props.total_memory),
@@ -206,9 +211,8 @@ def build_random(shape: str, method: str, dtype: Any, tiny: bool, vocab: int | N
 
     cls = shapes.model_class(shape, method)
     config = config_for(shape, tiny, vocab)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
-    with torch.device(device):
+    with torch.device(torch_device()):
         model = cls._from_config(config, dtype=dtype, attn_implementation="sdpa")
     return model
 
@@ -288,8 +292,9 @@ def run_steps(model: Any, spec: Any, train_spec: Any, dataset: Any, collator: An
     from transformers import Trainer
 
     from qa_models import cost, training
+    from qa_models.adapters.base import count_parameters
 
-    if torch.cuda.is_available():
+    if has_cuda():
         torch.cuda.reset_peak_memory_stats()
     steps = s.warmup_steps + s.measured_steps
     args = training.training_arguments(
@@ -317,7 +322,7 @@ def run_steps(model: Any, spec: Any, train_spec: Any, dataset: Any, collator: An
         "last_loss": losses[-1] if losses else None,
         "loss_finite": bool(losses) and all(math.isfinite(x) for x in losses),
     }
-    counts = training.count_parameters(model)
+    counts = count_parameters(model)
     result["parameters"] = {"total": counts.total, "trainable": counts.trainable}
     first = s.warmup_steps if n_done > s.warmup_steps else 0
     if n_done and len(counter.records) >= n_done:
@@ -342,7 +347,7 @@ def run_steps(model: Any, spec: Any, train_spec: Any, dataset: Any, collator: An
     else:
         result["tokens_per_s"] = None
         result["note"] = f"timing incomplete: {n_done} steps, {len(counter.records)} forwards counted"
-    if torch.cuda.is_available():
+    if has_cuda():
         result["peak_memory_gib"] = _gib(torch.cuda.max_memory_allocated())
         result["peak_reserved_gib"] = _gib(torch.cuda.max_memory_reserved())
     else:
@@ -370,13 +375,11 @@ class Item:
 
 class GpuCheck:
     def __init__(self, out: Path, budget_s: float, tiny: bool, only: str | None, work_dir: str | None) -> None:
-        import torch
-
         self.out = out
         self.budget_s = budget_s
         self.s = Settings.make(tiny)
         self.only = re.compile(only) if only else None
-        self.cuda = torch.cuda.is_available()
+        self.cuda = has_cuda()
         self.t0 = time.perf_counter()
         if work_dir:
             Path(work_dir).mkdir(parents=True, exist_ok=True)
@@ -757,9 +760,8 @@ def markdown(report: dict[str, Any]) -> str:
         "- versions: " + ", ".join(f"{k} {v[k] or 'missing'}" for k in v),
         f"- budget {report['budget_s']:.0f} s, elapsed {report['elapsed_s']:.0f} s; started {report['started']}",
         "",
-        "| measurement | status | tokens/s | MFU | peak GiB | q/s | notes |",
-        "|---|---|---:|---:|---:|---:|---|",
     ]
+    rows = []
     for m in report["measurements"]:
         r = m.get("result") or {}
         notes = m.get("reason") or (m.get("error") or "")[:160]
@@ -779,11 +781,14 @@ def markdown(report: dict[str, Any]) -> str:
                 bits.append(f"batch {r['batch_size']}, {r['questions']} questions")
             notes = "; ".join(bits)
         mfu = r.get("mfu")
-        lines.append(
-            f"| {m['name']} | {m['status']} | {_fmt(r.get('tokens_per_s'), 0)} | {_fmt(None if mfu is None else 100 * mfu)}"
-            f"{'%' if mfu is not None else ''} | {_fmt(r.get('peak_memory_gib'), 2)} | {_fmt(r.get('questions_per_s'), 2)} | {notes} |"
-        )
-    return "\n".join(lines) + "\n"
+        rows.append([
+            m["name"], m["status"], _fmt(r.get("tokens_per_s"), 0),
+            _fmt(None if mfu is None else 100 * mfu) + ("%" if mfu is not None else ""),
+            _fmt(r.get("peak_memory_gib"), 2), _fmt(r.get("questions_per_s"), 2), notes,
+        ])
+    numbers = ["tokens/s", "MFU", "peak GiB", "q/s"]
+    table = markdown_table(["measurement", "status", *numbers, "notes"], rows, right_aligned=numbers)
+    return "\n".join(lines) + "\n" + table + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

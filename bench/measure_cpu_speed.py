@@ -169,22 +169,10 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def markdown_table(frame) -> str:
-    """A pipe table of a DataFrame (pandas' to_markdown needs tabulate, which is not a dependency)."""
-
-    def cell(value) -> str:
-        if isinstance(value, float):
-            return f"{value:.4g}"
-        return str(value).replace("|", "\\|")
-
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
-
-
 def _summary(rows: list[dict], meta: dict) -> str:
     import pandas as pd
+
+    from qa_models.formatting import markdown_frame
 
     frame = pd.DataFrame(rows)
     mean = frame.groupby("config").mean(numeric_only=True)
@@ -195,11 +183,11 @@ def _summary(rows: list[dict], meta: dict) -> str:
         f"- git commit: {meta['git_commit']}",
         f"- command: `{meta['command']}`",
         "",
-        markdown_table(frame[[
+        markdown_frame(frame[[
             "run", "config", "train_wall_s", "train_cpu_s", "train_windows_per_s", "train_real_tokens_per_s", "peak_rss_bytes",
             "predict_plain_questions_per_s", "predict_fast_questions_per_s", "predict_same_answers",
             "val_best_f1", "val_best_exact", "load_avg_1min_before", "load_avg_1min_after",
-        ]]),
+        ]], number_format=".4g"),
         "",
     ]
     if {"plain", "fast"} <= set(mean.index):

@@ -17,6 +17,8 @@ import traceback
 from contextlib import contextmanager
 from typing import Iterator
 
+from .device import MPS_NAME, detect, has_cuda
+
 STAGES = ("training", "prediction")
 
 _OOM_MARKERS = (
@@ -89,13 +91,13 @@ def _device_memory(error: BaseException) -> tuple[str, str]:
         import torch
 
         if "mps" in text:
-            return "mps (Apple GPU)", ""
+            return MPS_NAME, ""
         if not (isinstance(error, torch.OutOfMemoryError) or "cuda" in text or "cublas" in text):
             return "cpu (host RAM)", ""
-        if not torch.cuda.is_available():
+        if not has_cuda():
             return "cuda", ""
         index = torch.cuda.current_device()
-        label = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+        label = f"cuda:{index} ({detect(index).name})"
         free, total = torch.cuda.mem_get_info(index)
         peak = torch.cuda.max_memory_allocated(index)
         reserved = torch.cuda.memory_reserved(index)
@@ -152,7 +154,7 @@ def explain_out_of_memory(stage: str, model_name: str) -> Iterator[None]:
         try:
             import torch
 
-            if torch.cuda.is_available():
+            if has_cuda():
                 torch.cuda.empty_cache()
         except Exception:  # noqa: BLE001 - best effort only
             pass

@@ -25,6 +25,7 @@ import sys
 from typing import Any
 
 from qa_models import metrics
+from qa_models.formatting import is_number
 
 #: Exit status for unusable input (argparse itself uses 2 for bad usage).
 EXIT_BAD_INPUT = 1
@@ -80,7 +81,7 @@ def _check_prob_map(obj: Any, path: str) -> dict[str, float]:
             f"number, got {type(obj).__name__}"
         )
     for k, v in obj.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+        if not is_number(v) or math.isnan(v):  # NaN cannot be compared with a threshold; infinity can
             raise InputError(f"{path}: no-answer probability for {k!r} is {v!r}, not a number")
     return obj
 

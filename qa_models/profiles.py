@@ -38,9 +38,8 @@ import dataclasses
 import os
 from pathlib import Path
 
-import torch
-
 from .config import DataSpec, LoraSpec, ModelSpec, Profile, TrainSpec
+from .device import has_cuda
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
@@ -293,7 +292,7 @@ def get_profile(name: str, track: str = "squad_v2") -> Profile:
 
 def check_needs(profile: Profile) -> None:
     """Fail fast, with one message naming the alternative, when a profile cannot run here."""
-    if profile.needs_gpu and not torch.cuda.is_available():
+    if profile.needs_gpu and not has_cuda():
         raise ProfileError(
             f"profile '{profile.name}' needs a CUDA GPU (8B models with QLoRA) and none is visible. "
             "On a CPU use --qa-profile minilm (real encoder, offline) or --qa-profile tiny (seconds)."

@@ -13,7 +13,7 @@ Meta-Llama-3-8B-Instruct   LlamaForCausalLM             8,030,261,248
 Qwen1.5-7B-Chat            Qwen2ForCausalLM             7,721,324,544
 =========================  ==========================  ==============
 
-Counts go through ``training.count_parameters`` and LoRA through ``training.apply_lora``,
+Counts go through ``adapters.base.count_parameters`` and LoRA through ``training.apply_lora``,
 the same code a real run reports with.
 """
 
@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from .adapters.base import count_parameters
 from .config import LoraSpec, ModelSpec
 
 BERT_BASE = "bert-base-uncased"
@@ -167,7 +168,7 @@ def parameter_counts_on_meta(name: str, lora: LoraSpec | None = None, method: st
     """Total and trainable parameters of ``name`` built for ``method`` (default: its native
     class), with LoRA applied as a run applies it (``training.apply_lora``; a span row's QA
     head is trained in full as a module to save). Without LoRA every parameter trains."""
-    from .training import apply_lora, count_parameters
+    from .training import apply_lora  # training imports transformers, which this module loads only on demand
 
     method = method or native_method(name)
     model = build_on_meta(name, method)

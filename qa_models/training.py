@@ -15,48 +15,35 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import torch
 from transformers import TrainerCallback, TrainingArguments
 
+from .adapters.base import TrainResult
 from .config import ConfigError, ModelSpec, TrainSpec
-
-if TYPE_CHECKING:
-    from .adapters.base import ParameterCounts, TrainResult
-
-
-def accelerator_device() -> str:
-    """"cuda" when a CUDA GPU is visible, else "cpu"."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
+from .device import detect, has_cuda
+from .files import atomic_write_text
+from .formatting import is_number
 
 
 def device_name() -> str:
-    """Human-readable device name for reports, e.g. "NVIDIA H100 80GB HBM3" or "cpu (2 cores)"."""
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"cpu ({os.cpu_count()} cores)"
-
-
-def device_kind() -> str:
-    """The kind of device training runs on, as data: "cuda", "mps" or "cpu"."""
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    return "mps" if mps is not None and mps.is_available() else "cpu"
+    """Display name of the training device (``device.detect().name``); kept for
+    bench/test_squad.py, which imports it."""
+    return detect().name
 
 
 def use_bf16(spec: ModelSpec, train_spec: TrainSpec) -> bool:
     """bf16 mixed precision only on a GPU that supports it, and only on the fast path."""
     if spec.dtype == "float32":
         return False
-    return train_spec.fast and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return train_spec.fast and has_cuda() and torch.cuda.is_bf16_supported()
 
 
 def torch_dtype(spec: ModelSpec) -> torch.dtype:
     """Weights dtype for loading. "auto" keeps fp32 on CPU, where bf16 matmuls are slow."""
     if spec.dtype == "auto":
-        return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+        return torch.bfloat16 if has_cuda() and torch.cuda.is_bf16_supported() else torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[spec.dtype]
 
 
@@ -98,7 +85,7 @@ def training_arguments(
     ``report_to`` (one of ``REPORT_TO``) goes to the Trainer as is; the TensorBoard folder is
     not an argument in transformers 5 (``logging_dir`` is gone), ``run_trainer`` sets it.
     """
-    on_gpu = torch.cuda.is_available()
+    on_gpu = has_cuda()
     kwargs: dict[str, Any] = dict(
         output_dir=str(output_dir),
         num_train_epochs=train_spec.epochs,
@@ -155,10 +142,10 @@ class EpochValidation(TrainerCallback):
             model.train()
         epoch = round(float(state.epoch or 0.0), 4)
         self.records = [r for r in self.records if r["epoch"] < epoch] + [{"epoch": epoch, "eval_loss": eval_loss, **scores}]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self.records))
+        # Read back on resume: a run killed mid-write must not leave a torn file.
+        atomic_write_text(self.path, json.dumps(self.records))
         if self.log is not None:
-            numbers = {f"eval_{k}": float(v) for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            numbers = {f"eval_{k}": float(v) for k, v in scores.items() if is_number(v)}
             if numbers:
                 self.log(numbers)
 
@@ -182,48 +169,30 @@ def loss_history(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def reset_peak_memory() -> None:
     """Start a fresh peak-memory measurement (CUDA only; RSS peaks cannot be reset)."""
-    if torch.cuda.is_available():
+    if has_cuda():
         torch.cuda.reset_peak_memory_stats()
 
 
 def peak_memory() -> tuple[int, str]:
     """Peak memory in bytes and what was measured."""
-    if torch.cuda.is_available():
+    if has_cuda():
         return int(torch.cuda.max_memory_allocated()), "cuda"
     # ru_maxrss is KiB on Linux, bytes on macOS.
     scale = 1 if sys.platform == "darwin" else 1024
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * scale, "cpu_rss"
 
 
-def count_parameters(model: torch.nn.Module) -> ParameterCounts:
-    """Total and trainable parameters; 4-bit packed weights count as their unpacked size.
-
-    bitsandbytes stores two 4-bit values per uint8 element, so ``numel`` halves them.
-    """
-    from .adapters.base import ParameterCounts
-
-    total = trainable = 0
-    for parameter in model.parameters():
-        n = parameter.numel()
-        if parameter.__class__.__name__ == "Params4bit":
-            n *= 2
-        total += n
-        if parameter.requires_grad:
-            trainable += n
-    return ParameterCounts(total=total, trainable=trainable)
-
-
 class Stopwatch:
     """Wall time of a block, synchronising CUDA so queued kernels are counted."""
 
     def __enter__(self) -> Stopwatch:
-        if torch.cuda.is_available():
+        if has_cuda():
             torch.cuda.synchronize()
         self.start = time.perf_counter()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if torch.cuda.is_available():
+        if has_cuda():
             torch.cuda.synchronize()
         self.seconds = time.perf_counter() - self.start
 
@@ -252,8 +221,6 @@ def run_trainer(
     import shutil
 
     from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
-    from .adapters.base import TrainResult
 
     if validation is not None:
         validation.log = trainer.log
@@ -284,6 +251,7 @@ def run_trainer(
     # may return before all are done with it. A no-op in a single process.
     trainer.accelerator.wait_for_everyone()
     memory, kind = peak_memory()
+    trained_on = detect()
     return TrainResult(
         history={
             "loss": loss_history(trainer.state.log_history),
@@ -295,8 +263,8 @@ def run_trainer(
         tokens_per_s=n_tokens * epochs / clock.seconds,
         peak_memory_bytes=memory,
         memory_kind=kind,
-        device=device_name(),
-        device_kind=device_kind(),
+        device=trained_on.name,
+        device_kind=trained_on.kind,
     )
 
 
@@ -315,7 +283,7 @@ def quantization_kwargs(spec: ModelSpec) -> dict[str, Any]:
     """``from_pretrained`` kwargs for the spec's quantisation: NF4 + double quantisation (QLoRA)."""
     if spec.quantize != "4bit":
         return {}
-    if not torch.cuda.is_available():
+    if not has_cuda():
         raise RuntimeError(
             f"model {spec.name}: quantize='4bit' (QLoRA) needs a CUDA GPU and bitsandbytes; "
             "this machine has no GPU. Use --qa-quantize none, or run on a GPU."

@@ -62,3 +62,20 @@ def torch_single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(saved)
+
+
+@pytest.fixture(scope="session")
+def modules_after_import():
+    """Factory: ``modules_after_import("qa_models.metrics")`` -> the names in ``sys.modules``
+    after importing that module alone in a fresh interpreter (this one has torch loaded by
+    other tests, so only a new process shows what a module drags in)."""
+    import subprocess
+    import sys
+
+    def loaded(module: str) -> set[str]:
+        code = f"import sys, {module}; print(' '.join(sys.modules))"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT)
+        assert done.returncode == 0, done.stderr
+        return set(done.stdout.split())
+
+    return loaded

@@ -679,17 +679,10 @@ def test_cmrc2018_scores():
     assert out["total"] == 3 and out["exact"] == pytest.approx(100 / 3)
 
 
-def test_metrics_module_has_no_heavy_imports():
+def test_metrics_module_has_no_heavy_imports(modules_after_import):
     # The house rule: metrics must not drag in torch/transformers.
-    import subprocess
-
-    code = (
-        "import sys, qa_models.metrics; "
-        "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; "
-        "print(','.join(bad)); sys.exit(1 if bad else 0)"
-    )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert res.returncode == 0, f"metrics imported {res.stdout.strip()} {res.stderr}"
+    bad = {"torch", "transformers"} & modules_after_import("qa_models.metrics")
+    assert not bad, f"metrics imported {sorted(bad)}"
 
 
 # --------------------------------------------------------------------------- no-answer AUROC

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import ModelSpec
-from .base import ParameterCounts, Predictions, QAAdapter, TrainResult, read_saved_spec
+from .base import ParameterCounts, Predictions, QAAdapter, TrainResult, count_parameters, read_saved_spec
 
 
 def adapter_class(method: str) -> type[QAAdapter]:
@@ -39,5 +39,6 @@ __all__ = [
     "TrainResult",
     "adapter_class",
     "create_adapter",
+    "count_parameters",
     "load_adapter",
 ]

@@ -28,6 +28,25 @@ class ParameterCounts:
     trainable: int
 
 
+def count_parameters(model: Any) -> ParameterCounts:
+    """Total and trainable parameters of a torch module; 4-bit packed weights count as their
+    unpacked size.
+
+    bitsandbytes stores two 4-bit values per uint8 element, so ``numel`` halves them. Kept
+    beside ParameterCounts, not in training.py, so this interface never imports the
+    training machinery (training imports this module, never the other way round).
+    """
+    total = trainable = 0
+    for parameter in model.parameters():
+        n = parameter.numel()
+        if parameter.__class__.__name__ == "Params4bit":
+            n *= 2
+        total += n
+        if parameter.requires_grad:
+            trainable += n
+    return ParameterCounts(total=total, trainable=trainable)
+
+
 @dataclass
 class Predictions:
     """What a model says about a batch of questions, before the no-answer threshold.
@@ -128,8 +147,6 @@ class QAAdapter(ABC):
 
     def parameter_counts(self) -> ParameterCounts:
         """Total and trainable parameters of the model as it is now."""
-        from ..training import count_parameters
-
         return count_parameters(self.model)
 
 

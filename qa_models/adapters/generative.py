@@ -26,6 +26,7 @@ import torch
 
 from ..config import ModelSpec, TrainSpec
 from ..data import Example
+from ..device import has_cuda
 from ..prompts import (
     IGNORE_INDEX,
     encode_for_training,
@@ -37,7 +38,6 @@ from ..prompts import (
 )
 from ..training import (
     EpochValidation,
-    accelerator_device,
     apply_lora,
     quantization_kwargs,
     run_trainer,
@@ -70,7 +70,7 @@ def use_fused_linear_cross_entropy(train_spec: TrainSpec) -> bool:
     """
     import importlib.util
 
-    return bool(train_spec.fast and torch.cuda.is_available() and importlib.util.find_spec("liger_kernel"))
+    return bool(train_spec.fast and has_cuda() and importlib.util.find_spec("liger_kernel"))
 
 
 # Collators
@@ -168,8 +168,8 @@ def _load_causal_lm(source: str | Path, spec: ModelSpec) -> Any:
     kwargs: dict[str, Any] = {"dtype": torch_dtype(spec), "attn_implementation": "sdpa"}
     kwargs.update(quantization_kwargs(spec))  # QLoRA: raises a clear error without CUDA
     model = AutoModelForCausalLM.from_pretrained(str(source), **kwargs)
-    if "device_map" not in kwargs and torch.cuda.is_available():
-        model.to(accelerator_device())
+    if "device_map" not in kwargs and has_cuda():
+        model.to("cuda")
     return model
 
 
@@ -265,7 +265,7 @@ class GenerativeAdapter(QAAdapter):
 
         pack, why = packing_plan(self.model, train_spec)
         logger.info("%s: %s", self.spec.name, why)
-        on_gpu = torch.cuda.is_available()
+        on_gpu = has_cuda()
         if pack:
             flash = str(getattr(self.model.config, "_attn_implementation", "")).startswith("flash")
             collator: Any = DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX, return_flash_attn_kwargs=flash)

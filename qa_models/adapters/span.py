@@ -19,6 +19,7 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer, DataColla
 from .. import features, postprocess, training
 from ..config import ModelSpec, TrainSpec
 from ..data import Example
+from ..device import has_cuda
 from ..prompts import ensure_pad_token
 from .base import Predictions, QAAdapter, TrainResult, ValidationScorer
 
@@ -87,7 +88,7 @@ class SpanAdapter(QAAdapter):
         if pad_to_max:
             collator = default_data_collator
         else:
-            collator = DataCollatorWithPadding(self.tokenizer, pad_to_multiple_of=8 if torch.cuda.is_available() else None)
+            collator = DataCollatorWithPadding(self.tokenizer, pad_to_multiple_of=8 if has_cuda() else None)
 
         epoch_validation = None
         if score_validation is not None and validation:
