@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from . import cost, measure, metrics
+from . import cost, device, measure, metrics
 from .adapters import Predictions, QAAdapter, TrainResult, create_adapter, load_adapter
 from .config import DataSpec, ModelSpec, Profile, TrainSpec, fingerprint, to_dict
 from .data import (
@@ -444,8 +444,6 @@ def run_row(spec: ModelSpec, profile: Profile, data: RunData, run_dir: str | Pat
     Under a multi-process launcher every rank trains and only the main process goes on:
     the others get ``None``.
     """
-    from .training import device_name  # torch: imported when a model is run, not with this module
-
     track, batch_size = profile.data.track, profile.train.eval_batch_size
     model_dir = Path(model_dir) if model_dir is not None else Path(run_dir) / spec.name
     if trained is None:
@@ -457,7 +455,7 @@ def run_row(spec: ModelSpec, profile: Profile, data: RunData, run_dir: str | Pat
     write_model_files(model_dir, evaluation)
     probes = answer_probes(adapter, data.probes, evaluation.threshold)
     row = model_result(spec, trained, evaluation, profile.train, probes)
-    row.inference = measure.inference_record(adapter, data.test, evaluation.test_seconds, batch_size, device_name())
+    row.inference = measure.inference_record(adapter, data.test, evaluation.test_seconds, batch_size, device.detect().name)
     row.abstention = measure.abstention_record(track, data.test, evaluation.test_predictions, evaluation.test_answers)
     row.coverage = measure.coverage_record(adapter.tokenizer, data.test)
     row.cross_lingual = cross_lingual(adapter, spec, profile, model_dir)
@@ -490,7 +488,8 @@ def environment() -> dict[str, Any]:
         bnb_version: str | None = bitsandbytes.__version__
     except Exception:  # noqa: BLE001 - any import failure means "not usable here"
         bnb_version = None
-    gpu = torch.cuda.is_available()
+    here = device.detect()
+    gpu = here.kind == "cuda"
     driver = None
     if gpu:
         try:
@@ -507,8 +506,8 @@ def environment() -> dict[str, Any]:
         "bitsandbytes": bnb_version,
         "datasets": datasets.__version__,
         "cuda": torch.version.cuda if gpu else None,
-        "gpu_name": torch.cuda.get_device_name(0) if gpu else None,
-        "gpu_memory_bytes": torch.cuda.get_device_properties(0).total_memory if gpu else None,
+        "gpu_name": here.name if gpu else None,
+        "gpu_memory_bytes": device.memory_bytes(here) if gpu else None,
         "driver": driver,
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),

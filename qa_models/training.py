@@ -27,12 +27,6 @@ from .files import atomic_write_text
 from .formatting import is_number
 
 
-def device_name() -> str:
-    """Display name of the training device (``device.detect().name``); kept for
-    bench/test_squad.py, which imports it."""
-    return detect().name
-
-
 def use_bf16(spec: ModelSpec, train_spec: TrainSpec) -> bool:
     """bf16 mixed precision only on a GPU that supports it, and only on the fast path."""
     if spec.dtype == "float32":
