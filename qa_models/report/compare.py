@@ -22,7 +22,7 @@ from .stats import DEFAULT_RESAMPLES, DEFAULT_SEED, intervals_overlap
 
 COMPARE_MD = "compare.md"
 
-Entry = tuple[str, "dict | None", "ModelStats | None"]
+Entry = tuple[str, dict | None, ModelStats | None]
 """(run label, the model's row in that run or None, its statistics)."""
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..formatting import is_finite
 from ..results import SECTIONS
-from .schema import num, section, train_of
+from .schema import section, train_of
 from .stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci, paired_bootstrap
 
 GIB = 2**30

@@ -12,12 +12,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from .. import results as schema
 from ..formatting import is_finite
-from ..results import RESULTS_JSON, Results, ResultsError
+from ..results import Results, ResultsError
 
 
 class ReportError(ValueError):
@@ -62,12 +61,6 @@ def plain_json(value: Any) -> Any:
         return schema.to_plain(value)
     except ResultsError as error:
         raise ReportError(str(error)) from None
-
-
-def results_path(path: str | os.PathLike[str]) -> Path:
-    """``path`` itself when it names a .json file, else ``path/results.json``."""
-    p = Path(path)
-    return p / RESULTS_JSON if p.is_dir() or p.suffix != ".json" else p
 
 
 # -- facts several sections read -----------------------------------------------------------
