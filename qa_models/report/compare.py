@@ -17,7 +17,7 @@ from ..formatting import DASH, format_duration
 from . import cells
 from .frame import ModelStats, all_stats, metric
 from .render import Block, Heading, Note, Para, Table, render_md
-from .schema import ReportError, load_results, section, train_of
+from .schema import ReportError, is_zero_shot, load_results, section, train_of
 from .stats import DEFAULT_RESAMPLES, DEFAULT_SEED, intervals_overlap
 
 COMPARE_MD = "compare.md"
@@ -67,7 +67,7 @@ def _scored_row(name: str, label_metric: str, key: str, entries: list[Entry]) ->
 
 
 _COST_ROWS = (
-    ("train time", lambda m: format_duration(train_of(m).get("wall_time_s")) if m["train"] else "zero-shot"),
+    ("train time", lambda m: "zero-shot" if is_zero_shot(m) else format_duration(train_of(m).get("wall_time_s"))),
     ("questions/s", lambda m: cells.rate(section(m, "inference").get("questions_per_s"))),
     ("peak memory", lambda m: cells.gib(train_of(m).get("peak_memory_bytes"))),
 )
