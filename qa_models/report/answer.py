@@ -4,10 +4,13 @@ table under it and the at-a-glance decision table, all in the order of test F1."
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
 from ..formatting import DASH, format_duration, is_finite
+from ..results import Results
 from . import cells
 from .frame import ModelStats, all_stats, metric, pairs, ranked, test_f1
 from .plots import time_unit
@@ -121,7 +124,7 @@ def _single_model(models: list[dict], top: dict, st: ModelStats) -> str:
     return " ".join(filter(None, (lead, cost, _abstention_caveat([top]))))
 
 
-def headline(results, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+def headline(results: Results | Mapping[str, Any], *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
              _stats: dict[str, ModelStats] | None = None, _pairs_frame: pd.DataFrame | None = None) -> str:
     """The Answer paragraph: at most three sentences, from the numbers alone.
 
@@ -168,11 +171,12 @@ def _abstention_caveat(models: list[dict]) -> str:
             f"unanswerable questions (see Diagnostics).")
 
 
-def diagnostics(results, *, _stats: dict[str, ModelStats] | None = None) -> pd.DataFrame:
+def diagnostics(results: Results | Mapping[str, Any], *, _stats: dict[str, ModelStats] | None = None) -> pd.DataFrame:
     """The per-model detail behind the Answer's caveat, in the Answer's order: share of test
     questions abstained at the tuned threshold, how well the no-answer probability separates
     unanswerable from answerable questions (AUROC, 0.5 is chance) and the HasAns F1 the model
-    would reach if it never abstained (its span quality alone). Empty when no model has them."""
+    would reach if it never abstained (its span quality alone). Empty when no model has them.
+    ``results``: a :class:`qa_models.results.Results` or its JSON object."""
     models = as_dict(results)["models"] if _stats is None else results["models"]
     stats = _stats or all_stats(models)
     rows = []
@@ -210,7 +214,7 @@ def _glance_row(m: dict, st: ModelStats, subsets: list[str]) -> dict[str, str]:
     return row
 
 
-def at_a_glance(results, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+def at_a_glance(results: Results | Mapping[str, Any], *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
                 _stats: dict[str, ModelStats] | None = None) -> pd.DataFrame:
     """The decision table: one row per model, best test F1 first, cells formatted as strings.
 
@@ -218,6 +222,7 @@ def at_a_glance(results, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DE
     (both only when some model has them; CMRC has no unanswerable questions), parameters
     (total / trainable), train time, peak memory, questions/s and latency p50. Order is
     that of :func:`headline` (ties keep input order; models without a test F1 last).
+    ``results``: a :class:`qa_models.results.Results` or its JSON object.
     """
     models = as_dict(results)["models"] if _stats is None else results["models"]
     stats = _stats or all_stats(models, n_resamples, seed)
