@@ -271,6 +271,13 @@ def _plain(value: Any) -> Any:
     raise ResultsError(f"results: value of type {type(value).__name__} is not JSON-serialisable: {value!r:.80}")
 
 
+def to_plain(value: Any) -> Any:
+    """JSON types from a producer's plain dict (numpy values, tuples, NaN), for readers that
+    validate such a dict with :func:`results_from_json`; :class:`ResultsError` for a value
+    JSON cannot hold."""
+    return _plain(value)
+
+
 def to_json_dict(results: Results) -> dict[str, Any]:
     """The JSON object of ``results``, schema_version first (field order is the file's order)."""
     body = _plain(results)

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,21 @@ from qa_models.report import (
     question_type,
     write_run,
 )
+from qa_models.results import (
+    AbstentionRecord,
+    CoverageRecord,
+    CrossLingualRecord,
+    InferenceRecord,
+    ModelResult,
+    Parameters,
+    ProbeAnswer,
+    QuestionRow,
+    Results,
+    RunMetadata,
+    SpeedRecord,
+    TrainRecord,
+    to_json_dict,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,16 +65,17 @@ _QUESTIONS = [
 ]
 
 
-def make_results(
+def make_typed_results(
     models: tuple[tuple[str, float], ...] = (("bert-span", 0.70), ("llama3-lora", 0.85), ("qwen-zero-shot", 0.40)),
     n: int = 200,
     seed: int = 0,
     run_id: str = "synthetic-run",
-) -> dict:
-    """A valid schema-1 results dict: per model, per-question rows drawn with accuracy ``p``.
+) -> Results:
+    """Valid schema-2 results: per model, per-question rows drawn with accuracy ``p``.
 
     The official metrics are computed from the rows so they agree with the bootstrap means.
-    A model whose name contains "zero-shot" gets no training record.
+    A model whose name contains "zero-shot" gets no training record. The optional
+    measurement sections (abstention, coverage, cross_lingual, speed) are left unmeasured.
     """
     rng = np.random.default_rng(seed)
     questions = []
@@ -67,78 +84,84 @@ def make_results(
         has_answer = rng.random() < 2 / 3
         questions.append({"id": f"q{i:04d}", "question": template.format(i=i), "has_answer": bool(has_answer),
                           "gold": [gold] if has_answer else []})
-    out_models = []
-    for k, (name, p) in enumerate(models):
-        # [seed, k] with k=0 would seed the same stream as `seed` alone (numpy pads with
-        # zeros), tying model 0's answers to the has_answer draws; 1 + k avoids that.
-        mrng = np.random.default_rng([seed, 1 + k])
-        rows = []
-        for q in questions:
-            correct = mrng.random() < p
-            if q["has_answer"]:
-                pred = q["gold"][0] if correct else "wrong | answer"
-                f1 = 1.0 if correct else float(mrng.choice([0.0, mrng.uniform(0.1, 0.8)]))
-            else:
-                pred = "" if correct else "a spurious span"
-                f1 = 1.0 if correct else 0.0
-            rows.append({**q, "prediction": pred, "exact": int(correct), "f1": f1})
-        frame = pd.DataFrame(rows)
-        has, no = frame[frame.has_answer], frame[~frame.has_answer]
-        test = {"exact": 100 * frame.exact.mean(), "f1": 100 * frame.f1.mean(), "total": len(frame),
-                "HasAns_exact": 100 * has.exact.mean(), "HasAns_f1": 100 * has.f1.mean(), "HasAns_total": len(has),
-                "NoAns_exact": 100 * no.exact.mean(), "NoAns_f1": 100 * no.f1.mean(), "NoAns_total": len(no)}
-        zero_shot = "zero-shot" in name
-        big = "bert" not in name
-        train = None
-        if not zero_shot:
-            train = {
-                "epochs": 2.0, "learning_rate": 2e-4 if big else 3e-5, "batch_size": 4 if big else 16,
-                "wall_time_s": 7200.0 if big else 1800.0, "examples_per_s": 12.5 if big else 80.0,
-                "tokens_per_s": 5000.0 if big else 30000.0, "peak_memory_bytes": int((22 if big else 6) * 2**30),
-                "memory_kind": "cuda", "device": "cuda:0", "cached": False,
-                "history": {
-                    "loss": [{"step": s, "epoch": s / 50, "loss": (5.5 if not big else 1.6) * np.exp(-s / 40) + 0.3}
-                             for s in range(10, 101, 10)],
-                    "eval": [{"epoch": e, "eval_loss": (1.2 / e) if big else None,
-                              "exact": 100 * p - 12 / e, "f1": 100 * p - 8 / e} for e in (1.0, 2.0, 3.0)],
-                },
-            }
-        out_models.append({
-            "name": name, "model_id": f"org/{name}", "family": "bert" if not big else "llama3",
-            "method": "generative" if big else "span", "quantize": "4bit" if big else "none", "zero_shot": zero_shot,
-            "parameters": {"total": 8_030_000_000 if big else 110_000_000, "trainable": 42_000_000 if big and not zero_shot else (0 if zero_shot else 110_000_000)},
-            "train": train,
-            "threshold": 0.5,
-            "validation": {**test, "f1": test["f1"] + 1.0},
-            "test": test,
-            "test_per_question": rows,
-            "inference": {"latency_p50_s": 0.2 if big else 0.01, "latency_p95_s": 0.4 if big else 0.02,
-                          "questions_per_s": 8.0 if big else 250.0, "batch_size": 8, "device": "cuda:0"},
-            "probes": [
-                {"id": "normans", "lang": "en", "question": "Who were the Normans?", "context": "The Normans were ...",
-                 "answer": "Norse | Frankish people" if k == 0 else "descendants of Norse raiders", "na_prob": 0.05 + 0.1 * k,
-                 "documented_bert_answer": "[UNK] people"},
-                {"id": "zh-1", "lang": "zh", "question": "谁建立了诺曼底公国？", "context": "……", "answer": "",
-                 "span_if_answering": "罗洛" if k == 0 else "", "na_prob": 0.9, "documented_bert_answer": ""},
-            ],
-            "extra": {"snapped_answers": 3 * k, "unk_share": 0.01 * k},
-        })
-    return {
-        "schema_version": 1,
-        "run": {
-            "run_id": run_id, "profile": "synthetic", "track": "squad_v2",
-            "question": "For extractive QA on SQuAD v2.0, which model wins on F1, and at what cost?",
-            "started": "2025-01-01T00:00:00", "finished": "2025-01-01T03:00:00", "seed": 42, "git_commit": "abc1234",
-            "environment": {"python": "3.11.7", "torch": "2.5.0", "transformers": "5.0.0", "peft": "0.17.0",
-                            "bitsandbytes": "0.45.0", "datasets": "3.0.0", "cuda": "12.4", "gpu_name": "NVIDIA H100 80GB HBM3",
-                            "gpu_memory_bytes": 80 * 2**30, "driver": "550.54", "cpu": "Intel Xeon", "cpu_count": 16,
-                            "platform": "Linux-x86_64"},
-            "data_files": {"train": {"source": "train-v2.0.json", "sha256": "a" * 64, "n_examples": 130319},
-                           "test": {"source": "dev-v2.0.json", "sha256": None, "n_examples": n}},
-            "skipped_records": {"answer_not_in_context": 2}, "repaired_offsets": 5,
-        },
-        "models": out_models,
-    }
+    out_models = [_model_row(k, name, p, questions, seed) for k, (name, p) in enumerate(models)]
+    run = RunMetadata(
+        run_id=run_id, profile="synthetic", track="squad_v2",
+        question="For extractive QA on SQuAD v2.0, which model wins on F1, and at what cost?",
+        started="2025-01-01T00:00:00", finished="2025-01-01T03:00:00", seed=42, git_commit="abc1234",
+        environment={"python": "3.11.7", "torch": "2.5.0", "transformers": "5.0.0", "peft": "0.17.0",
+                     "bitsandbytes": "0.45.0", "datasets": "3.0.0", "cuda": "12.4", "gpu_name": "NVIDIA H100 80GB HBM3",
+                     "gpu_memory_bytes": 80 * 2**30, "driver": "550.54", "cpu": "Intel Xeon", "cpu_count": 16,
+                     "platform": "Linux-x86_64"},
+        data_files={"train": {"source": "train-v2.0.json", "sha256": "a" * 64, "n_examples": 130319},
+                    "test": {"source": "dev-v2.0.json", "sha256": None, "n_examples": n}},
+        skipped_records={"answer_not_in_context": 2}, repaired_offsets=5, dropped_answers=0, train_spec={},
+    )
+    return Results(run=run, models=out_models)
+
+
+def _model_row(k: int, name: str, p: float, questions: list[dict], seed: int) -> ModelResult:
+    # [seed, k] with k=0 would seed the same stream as `seed` alone (numpy pads with
+    # zeros), tying model 0's answers to the has_answer draws; 1 + k avoids that.
+    mrng = np.random.default_rng([seed, 1 + k])
+    rows = []
+    for q in questions:
+        correct = mrng.random() < p
+        if q["has_answer"]:
+            pred = q["gold"][0] if correct else "wrong | answer"
+            f1 = 1.0 if correct else float(mrng.choice([0.0, mrng.uniform(0.1, 0.8)]))
+        else:
+            pred = "" if correct else "a spurious span"
+            f1 = 1.0 if correct else 0.0
+        rows.append({**q, "prediction": pred, "exact": int(correct), "f1": f1})
+    frame = pd.DataFrame(rows)
+    has, no = frame[frame.has_answer], frame[~frame.has_answer]
+    test = {"exact": 100 * frame.exact.mean(), "f1": 100 * frame.f1.mean(), "total": len(frame),
+            "HasAns_exact": 100 * has.exact.mean(), "HasAns_f1": 100 * has.f1.mean(), "HasAns_total": len(has),
+            "NoAns_exact": 100 * no.exact.mean(), "NoAns_f1": 100 * no.f1.mean(), "NoAns_total": len(no)}
+    zero_shot = "zero-shot" in name
+    big = "bert" not in name
+    train = None
+    if not zero_shot:
+        train = TrainRecord(
+            epochs=2.0, learning_rate=2e-4 if big else 3e-5, batch_size=4 if big else 16,
+            wall_time_s=7200.0 if big else 1800.0, examples_per_s=12.5 if big else 80.0,
+            tokens_per_s=5000.0 if big else 30000.0, peak_memory_bytes=int((22 if big else 6) * 2**30),
+            memory_kind="cuda", device="cuda:0", device_kind="cuda", cached=False,
+            history={
+                "loss": [{"step": s, "epoch": s / 50, "loss": (5.5 if not big else 1.6) * np.exp(-s / 40) + 0.3}
+                         for s in range(10, 101, 10)],
+                "eval": [{"epoch": e, "eval_loss": (1.2 / e) if big else None,
+                          "exact": 100 * p - 12 / e, "f1": 100 * p - 8 / e} for e in (1.0, 2.0, 3.0)],
+            },
+        )
+    return ModelResult(
+        name=name, model_id=f"org/{name}", family="bert" if not big else "llama3",
+        method="generative" if big else "span", quantize="4bit" if big else "none", zero_shot=zero_shot, lora=None,
+        parameters=Parameters(total=8_030_000_000 if big else 110_000_000,
+                              trainable=42_000_000 if big and not zero_shot else (0 if zero_shot else 110_000_000)),
+        train=train, cost_estimate=None, threshold=0.5,
+        validation={**test, "f1": test["f1"] + 1.0}, test=test,
+        test_per_question=[QuestionRow(**r) for r in rows],
+        inference=InferenceRecord(questions_per_s=8.0 if big else 250.0, test_questions=len(rows), batch_size=8,
+                                  device="cuda:0", latency_p50_s=0.2 if big else 0.01,
+                                  latency_p95_s=0.4 if big else 0.02, latency_rounds=20),
+        probes=[
+            ProbeAnswer(id="normans", lang="en", question="Who were the Normans?", context="The Normans were ...",
+                        answer="Norse | Frankish people" if k == 0 else "descendants of Norse raiders",
+                        span_if_answering="", na_prob=0.05 + 0.1 * k, documented_bert_answer="[UNK] people",
+                        expected_answer=None),
+            ProbeAnswer(id="zh-1", lang="zh", question="谁建立了诺曼底公国？", context="……", answer="",
+                        span_if_answering="罗洛" if k == 0 else "", na_prob=0.9, documented_bert_answer="",
+                        expected_answer=None),
+        ],
+        prediction={"snapped_answers": 3 * k, "no_answer_replies": 10 + k},
+    )
+
+
+def make_results(*args, **kwargs) -> dict:
+    """:func:`make_typed_results` as its results.json object (the form tests edit in place)."""
+    return to_json_dict(make_typed_results(*args, **kwargs))
 
 
 @pytest.fixture(scope="module")
@@ -293,12 +316,31 @@ def test_report_rebuilds_byte_identically_from_json(written, tmp_path):
         assert (other / name).read_bytes() == before[name], name
 
 
+def test_typed_results_give_the_report_rebuilt_from_their_json(tmp_path):
+    # write_run takes the producer's Results as they are; the report it writes must be the one
+    # build_report rebuilds later from the results.json it wrote, byte for byte.
+    typed = make_typed_results(models=(("bert-span", 0.7), ("qwen-zero-shot", 0.4)))
+    paths = write_run(tmp_path / "typed", typed)
+    written_files = {p.name: p.read_bytes() for p in paths.run_dir.iterdir()}
+    rebuilt = tmp_path / "rebuilt"
+    rebuilt.mkdir()
+    (rebuilt / "results.json").write_bytes(written_files["results.json"])
+    build_report(rebuilt)
+    assert {p.name: p.read_bytes() for p in rebuilt.iterdir()} == written_files
+    # The same data as a plain dict writes the same report (results.json itself may differ in
+    # int-vs-float spelling of counts: validating a dict casts them to float).
+    from_dict = write_run(tmp_path / "dict", make_results(models=(("bert-span", 0.7), ("qwen-zero-shot", 0.4))))
+    reports = {p.name: p.read_bytes() for p in from_dict.run_dir.iterdir() if p.name != "results.json"}
+    assert reports == {k: v for k, v in written_files.items() if k != "results.json"}
+    assert json.loads(written_files["results.json"])["schema_version"] == 2
+
+
 def test_csv_has_one_row_per_model(written):
     frame = pd.read_csv(written.results_csv)
     assert list(frame["name"]) == ["bert-span", "llama3-lora", "qwen-zero-shot"]
     for col in ("params_total", "train_wall_time_s", "peak_memory_gib", "test_f1", "test_f1_ci_low", "test_f1_ci_high",
                 "test_HasAns_f1", "test_NoAns_exact_ci_high", "threshold", "latency_p50_s", "questions_per_s",
-                "extra_snapped_answers", "validation_f1"):
+                "prediction_snapped_answers", "validation_f1"):
         assert col in frame.columns, col
     row = frame.set_index("name").loc["bert-span"]
     assert row.test_f1_ci_low < row.test_f1 < row.test_f1_ci_high
@@ -350,9 +392,9 @@ def test_report_survives_missing_optional_data(tmp_path):
             row["gold"] = row["gold"] or ["答案"]
         m["inference"] = None
         m["probes"] = []
-        m.pop("extra")
+        m["prediction"] = {}
         if m["train"]:
-            m["train"]["history"] = None
+            m["train"]["history"] = {}
     paths = write_run(tmp_path / "cmrc", results)
     assert {"train_loss", "validation"} <= set(paths.skipped_plots)
     md = paths.report_md.read_text(encoding="utf-8")
@@ -389,18 +431,47 @@ def test_missing_results_is_a_clear_error(tmp_path):
     [
         ("{not json", "not valid JSON"),
         ("[]", "top level must be a JSON object"),
-        ('{"run": {}, "models": []}', "missing top-level key 'schema_version'"),
-        ('{"schema_version": 1, "models": []}', "missing top-level key 'run'"),
-        ('{"schema_version": 1, "run": {}}', "missing top-level key 'models'"),
-        ('{"schema_version": 2, "run": {}, "models": []}', "schema_version is 2"),
-        ('{"schema_version": 1, "run": {}, "models": {}}', "'models' must be a list"),
-        ('{"schema_version": 1, "run": {}, "models": [{"name": "a"}, {"name": "a"}]}', "duplicate model name"),
-        ('{"schema_version": 1, "run": {}, "models": [{"name": "a", "test_per_question": [{"id": "q1", "exact": 1}]}]}',
-         r"test_per_question\[0\] \(q1\): 'f1' must be a number"),
+        ('{"run": {}, "models": []}', "schema_version is None"),
+        ('{"schema_version": 2, "models": []}', 'missing value for field "run"'),
+        ('{"schema_version": 1, "run": {}, "models": []}', "schema_version is 1; this harness reads version 2"),
     ],
 )
 def test_broken_json_is_a_clear_error(tmp_path, content, message):
     (tmp_path / "results.json").write_text(content)
+    with pytest.raises(ReportError, match=message) as info:
+        build_report(tmp_path)
+    assert str(tmp_path / "results.json") in str(info.value)
+
+
+def _no_models_dict(r):
+    r["models"] = {}
+
+
+def _duplicate_model(r):
+    r["models"].append(copy.deepcopy(r["models"][0]))
+
+
+def _row_without_f1(r):
+    del r["models"][0]["test_per_question"][0]["f1"]
+
+
+def _version_1_extra(r):
+    r["models"][0]["extra"] = {"abstention_share_abstained": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("breaks", "message"),
+    [
+        (_no_models_dict, 'wrong value type for field "models"'),
+        (_duplicate_model, r"models\[1\] \(bert-span\): model name is empty or used twice"),
+        (_row_without_f1, 'missing value for field "models.test_per_question.f1"'),
+        (_version_1_extra, 'can not match "extra"'),  # schema 1's flat keys are not read back
+    ],
+)
+def test_invalid_field_is_named(tmp_path, breaks, message):
+    results = make_results(models=(("bert-span", 0.7),), n=5)
+    breaks(results)
+    (tmp_path / "results.json").write_text(json.dumps(results))
     with pytest.raises(ReportError, match=message) as info:
         build_report(tmp_path)
     assert str(tmp_path / "results.json") in str(info.value)
@@ -473,10 +544,10 @@ def test_cli_rebuild_compare_and_errors(tmp_path):
     assert done.returncode == 0 and (tmp_path / "reports" / "compare" / "compare.md").is_file()
 
     (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "results.json").write_text('{"schema_version": 1}')
+    (tmp_path / "broken" / "results.json").write_text('{"schema_version": 2}')
     done = _cli(str(tmp_path / "broken"), cwd=tmp_path)
     assert done.returncode == 1
-    assert "error:" in done.stderr and "missing top-level key 'run'" in done.stderr and "broken" in done.stderr
+    assert "error:" in done.stderr and 'missing value for field "run"' in done.stderr and "broken" in done.stderr
 
 
 
@@ -600,19 +671,18 @@ def test_every_html_table_is_wrapped_and_css_has_a_cjk_font(written):
 def test_long_strings_stay_out_of_the_diagnostics_table(tmp_path):
     long_path = "/data/shared/qabench/checkpoints/llama3-lora/adapter_model.safetensors"
     results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.85)))
-    results["models"][0]["extra"].update(checkpoint=long_path, kind="short label")
-    results["models"][1]["extra"].update(checkpoint=long_path + ".bak", kind="other", per_question={"q1": "x"})
+    results["models"][0]["prediction"].update(checkpoint=long_path, kind="short label")
+    results["models"][1]["prediction"].update(checkpoint=long_path + ".bak", kind="other")
     paths = write_run(tmp_path / "run", results)
     md = paths.report_md.read_text(encoding="utf-8")
     section = _md_section(md, "## Model-specific diagnostics")
     table = [line for line in section.splitlines() if line.startswith("| ")]
-    assert table and table[0].startswith("| model | snapped_answers | unk_share |")
+    assert table and table[0].startswith("| model | snapped_answers | no_answer_replies |")
     assert "| kind |" in table[0] or table[0].endswith("| kind |")  # short text stays a column
     assert not any(long_path in line or "checkpoint" in line for line in table)
     # The long values are listed below the table, one item per model since they differ.
     assert f"- `checkpoint` (bert-span): {long_path}" in section
     assert f"- `checkpoint` (llama3-lora): {long_path}.bak" in section
-    assert "`per_question`" in section  # structured values are named, not tabulated
     # Numbers are right-aligned, text is not.
     separator = table[1]
     assert separator.count("---:") == 2 and separator.count("| --- |") >= 1
@@ -621,36 +691,46 @@ def test_long_strings_stay_out_of_the_diagnostics_table(tmp_path):
     assert f'<ul class="long-values"><li><code>checkpoint</code> (bert-span): {long_path}</li>' in html_text
     # And the CSV still has everything.
     frame = pd.read_csv(paths.results_csv)
-    assert frame.set_index("name").loc["bert-span", "extra_checkpoint"] == long_path
+    assert frame.set_index("name").loc["bert-span", "prediction_checkpoint"] == long_path
 
 
 def test_speed_and_coverage_get_their_own_tables(tmp_path):
     results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.85)))
     for k, m in enumerate(results["models"]):
-        m["extra"].update({
-            "speed_train_questions": 32, "speed_device": "cuda:0", "speed_train_ratio_fast_over_plain": 1.5 + k,
-            "speed_predict_ratio_fast_over_plain": None if k else 2.25,
-            "speed_predict_modes": "one path (the adapter has no plain prediction)" if k else "plain and fast",
-            "coverage_share": 0.01 * k, "coverage_n_tokens": 1000, "coverage_n_unknown": 10 * k,
-            "coverage_kind": "byte_fallback" if k else "unk", "coverage_n_contexts": 48,
-            "cross_lingual_f1": 12.5, "cross_lingual_source": "/data/cmrc2018/cmrc2018_dev_v2.json",
-        })
+        m["speed"] = asdict(SpeedRecord(
+            train_questions=32, predict_questions=24, device="cuda:0", memory_kind="cuda",
+            train_examples_per_s={"plain": 10.0, "fast": 15.0 + 10 * k}, train_tokens_per_s={"plain": 1e4, "fast": 2e4},
+            peak_memory_bytes={"plain": 2**30, "fast": 2**30}, predict_questions_per_s={"plain": 4.0, "fast": 9.0},
+            train_ratio_fast_over_plain=1.5 + k, predict_ratio_fast_over_plain=None if k else 2.25,
+            predict_modes="one path (the adapter has no plain prediction)" if k else "plain and fast"))
+        m["coverage"] = asdict(CoverageRecord(kind="byte_fallback" if k else "unk", share=0.01 * k, n_unknown=10 * k,
+                                              n_tokens=1000, n_contexts=48))
+        m["cross_lingual"] = asdict(CrossLingualRecord(
+            exact=10.0, f1=12.5, total=50, unk_share=0.0, unk_kind="unk", source="/data/cmrc2018/cmrc2018_dev_v2.json",
+            repaired_offsets=0, skipped_records=0))
     paths = write_run(tmp_path / "run", results)
     md = paths.report_md.read_text(encoding="utf-8")
     speed = _md_section(md, "### Speed: fast vs plain path")
     coverage = _md_section(md, "### Tokenizer coverage")
     cross = _md_section(md, "### Cross-lingual: CMRC 2018 scores of SQuAD-trained models")
     speed_header = next(line for line in speed.splitlines() if line.startswith("| model"))
-    assert speed_header == "| model | train_questions | device | train_ratio_fast_over_plain | predict_ratio_fast_over_plain |"
-    assert _table_rows(speed) == [["bert-span", "32", "cuda:0", "1.5", "2.25"], ["llama3-lora", "32", "cuda:0", "2.5", "—"]]
+    # The record's scalar fields, in its order; per-configuration dicts are left to speed.md.
+    assert speed_header == ("| model | train_questions | predict_questions | device | memory_kind "
+                            "| train_ratio_fast_over_plain | predict_ratio_fast_over_plain |")
+    assert _table_rows(speed) == [["bert-span", "32", "24", "cuda:0", "cuda", "1.5", "2.25"],
+                                  ["llama3-lora", "32", "24", "cuda:0", "cuda", "2.5", "—"]]
     assert "- `predict_modes` (llama3-lora): one path (the adapter has no plain prediction)" in speed
-    assert _table_rows(coverage) == [["bert-span", "0", "1000", "0", "unk", "48"],
-                                     ["llama3-lora", "0.01", "1000", "10", "byte_fallback", "48"]]
+    assert _table_rows(coverage) == [["bert-span", "unk", "0", "0", "1000", "48"],
+                                     ["llama3-lora", "byte_fallback", "0.01", "10", "1000", "48"]]
     # A value shared by every model is listed once.
     assert "- `source` (same for 2 models): /data/cmrc2018/cmrc2018_dev_v2.json" in cross
     # The grouped keys are not repeated in the general diagnostics table.
     general = _md_section(md, "## Model-specific diagnostics").split("\n### ", 1)[0]
     assert "speed_" not in general and "coverage_" not in general and "cross_lingual_" not in general
+    missing = [line for line in general.splitlines() if line.startswith("> Not measured in this run:")]
+    assert len(missing) == 1 and "no-answer decision" in missing[0]  # abstention is the one left unmeasured
+    frame = pd.read_csv(paths.results_csv)
+    assert {"speed_train_ratio_fast_over_plain", "coverage_share", "cross_lingual_f1"} <= set(frame.columns)
     html_text = paths.report_html.read_text(encoding="utf-8")
     assert "<h3>Speed: fast vs plain path</h3>" in html_text and "<h3>Tokenizer coverage</h3>" in html_text
 
@@ -659,6 +739,14 @@ def test_no_speed_or_coverage_sections_without_their_keys(written):
     md = written.report_md.read_text(encoding="utf-8")
     assert "## Model-specific diagnostics" in md
     assert "Speed: fast vs plain path" not in md and "Tokenizer coverage" not in md and "Cross-lingual" not in md
+    # Instead, one line per missing measurement names the command that takes it.
+    section = _md_section(md, "## Model-specific diagnostics")
+    notes = [line for line in section.splitlines() if line.startswith("> Not measured in this run:")]
+    assert len(notes) == 4
+    assert any("`pytest bench -m benchmark`" in line for line in notes)
+    assert any("CMRC data" in line for line in notes)
+    frame = pd.read_csv(written.results_csv)
+    assert not [c for c in frame.columns if c.startswith(("speed_", "coverage_", "cross_lingual_", "abstention_", "extra_"))]
 
 
 def test_dodge_separates_points_at_the_same_cost():
@@ -672,7 +760,7 @@ def test_dodge_separates_points_at_the_same_cost():
 def test_short_training_times_are_not_zero_hours():
     results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.85)))
     for m, wall in zip(results["models"], (14.7, 16.5)):
-        m["train"].update(wall_time_s=wall, device="cpu")
+        m["train"].update(wall_time_s=wall, device="cpu", device_kind="cpu")
     text = headline(results)
     assert "training 16.5 CPU-seconds vs 14.7 CPU-seconds" in text and "0.00" not in text
     assert report._time_unit(14.7) == (1.0, "seconds") and report._time_unit(7200.0) == (3600.0, "hours")
@@ -706,10 +794,8 @@ def test_cost_estimate_sits_beside_the_measured_cost(tmp_path):
 def test_headline_warns_when_a_model_abstains_on_almost_everything(tmp_path):
     results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.85)))
     abstains, answers = results["models"]
-    abstains["extra"].update({"abstention_share_abstained": 0.99, "abstention_no_answer_auroc": 0.52,
-                              "abstention_never_abstain_HasAns_f1": 44.06})
-    answers["extra"].update({"abstention_share_abstained": 0.40, "abstention_no_answer_auroc": 0.9,
-                             "abstention_never_abstain_HasAns_f1": 80.0})
+    abstains["abstention"] = _abstention(share_abstained=0.99, no_answer_auroc=0.52, never_abstain_HasAns_f1=44.06)
+    answers["abstention"] = _abstention(share_abstained=0.40, no_answer_auroc=0.9, never_abstain_HasAns_f1=80.0)
     text = headline(results)
     assert text.count("Caveat") == 1
     assert "**bert-span** answers \"no answer\" to 99% of test questions" in text
@@ -724,15 +810,14 @@ def test_headline_warns_when_a_model_abstains_on_almost_everything(tmp_path):
     rows = {r[0]: r for r in _table_rows(section)}
     assert set(rows) == {"bert-span", "llama3-lora"}
     # Below the warning share, no caveat.
-    abstains["extra"]["abstention_share_abstained"] = 0.5
+    abstains["abstention"]["share_abstained"] = 0.5
     assert "Caveat" not in headline(results)
 
 
 def test_several_abstaining_models_share_one_caveat():
     results = make_results()
     for m, auroc in zip(results["models"], (0.64, 0.49, 0.51)):
-        m.setdefault("extra", {}).update({"abstention_share_abstained": 1.0, "abstention_no_answer_auroc": auroc,
-                                          "abstention_never_abstain_HasAns_f1": 7.6})
+        m["abstention"] = _abstention(share_abstained=1.0, no_answer_auroc=auroc, never_abstain_HasAns_f1=7.6)
     text = headline(results)
     assert text.count("Caveat") == 1 and "3 of 3 models answer" in text
     assert _sentences(text) <= 3
@@ -742,6 +827,11 @@ def test_several_abstaining_models_share_one_caveat():
     assert list(frame["model"]) == ["llama3-lora", "bert-span", "qwen-zero-shot"]
     assert list(frame["no-answer AUROC"]) == ["0.49", "0.64", "0.51"]
     assert set(frame["abstained (tuned threshold)"]) == {"100%"} and set(frame["HasAns F1 never abstaining"]) == {"7.6"}
+
+
+def _abstention(**fields) -> dict:
+    """An abstention section as results.json holds it (``never_abstain_HasAns_exact`` left unmeasured)."""
+    return asdict(AbstentionRecord(**{"never_abstain_HasAns_exact": None, **fields}))
 
 
 def _sentences(text: str) -> int:
@@ -772,8 +862,7 @@ def test_a_tie_of_more_than_two_says_how_many_share_the_top():
 def test_diagnostics_table_in_markdown_and_html_agree(tmp_path):
     results = make_results(models=(("bert-span", 0.7), ("llama3-lora", 0.85)))
     for m, share in zip(results["models"], (1.0, 0.3)):
-        m["extra"].update({"abstention_share_abstained": share, "abstention_no_answer_auroc": 0.55,
-                           "abstention_never_abstain_HasAns_f1": 12.0})
+        m["abstention"] = _abstention(share_abstained=share, no_answer_auroc=0.55, never_abstain_HasAns_f1=12.0)
     paths = write_run(tmp_path / "run", results)
     md = paths.report_md.read_text(encoding="utf-8")
     after_answer = md.split("**Answer.**", 1)[1].split("\n\n", 1)[1]
@@ -790,8 +879,7 @@ def test_diagnostics_table_in_markdown_and_html_agree(tmp_path):
     assert html_rows == rows
     # Without abstention data the table is left out.
     for m in results["models"]:
-        for key in ("abstention_share_abstained", "abstention_no_answer_auroc", "abstention_never_abstain_HasAns_f1"):
-            m["extra"].pop(key)
+        m["abstention"] = None
     assert "### Diagnostics" not in write_run(tmp_path / "none", results).report_md.read_text(encoding="utf-8")
 
 
