@@ -32,8 +32,8 @@ from .data import (
 from .errors import explain_out_of_memory
 from .files import atomic_write_json, atomic_write_text
 from .formatting import is_finite
-from .results import (CrossLingualRecord, ModelResult, Parameters, ProbeAnswer, QuestionRow, Results, RunMetadata,
-                      TrainRecord, write_results)
+from .results import (RESULTS_JSON, CrossLingualRecord, ModelResult, Parameters, ProbeAnswer, QuestionRow, Results, RunMetadata,
+                      TrainRecord)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
@@ -564,14 +564,13 @@ def write_run_results(run_dir: str | Path, profile: Profile, data: RunData, rows
                       started: str, commit: str | None) -> Path:
     """results.json of a run from its typed rows, then the report built from it.
 
-    results.json is written first and on its own (``results.write_results``), so a report
-    that fails leaves the run's record intact, to rebuild the report from with
+    ``report.write_run`` writes results.json first (through ``results.write_results``), so a
+    report that fails leaves the run's record intact, to rebuild the report from with
     ``python -m qa_models.report <run_dir>``; the report's error still propagates.
     """
     from . import report
 
     run_dir = Path(run_dir)
     results = Results(run=run_metadata(profile, data, run_dir.name, started, now_utc(), commit), models=list(rows))
-    path = write_results(run_dir, results)
     report.write_run(run_dir, results)
-    return path
+    return run_dir / RESULTS_JSON
