@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,10 +89,11 @@ def test_results_json_is_written_before_the_report_and_survives_its_failure(tmp_
     from qa_models.config import DataSpec, ModelSpec, Profile, TrainSpec
     from qa_models.results import ModelResult, Parameters
 
-    def failing_report(run_dir, results):
+    def failing_report(run_dir, **options):
         raise RuntimeError("report broke")
 
-    monkeypatch.setattr(report, "write_run", failing_report)
+    # write_run writes results.json, then builds the report from it: break the second step.
+    monkeypatch.setattr(report.build, "build_report", failing_report)
     monkeypatch.setattr(runner, "environment", lambda: {"python": "3"})
     profile = Profile(name="unit", models=(ModelSpec(name="m", model_id="x", method="span", family="bert"),), data=DataSpec(train="t.json", test="t.json"), train=TrainSpec())
     data = runner.RunData(train=[], validation=[], test=[], probes=[])
@@ -102,3 +104,29 @@ def test_results_json_is_written_before_the_report_and_survives_its_failure(tmp_
         runner.write_run_results(tmp_path / "run", profile, data, [row], "2026-01-01T00:00:00+00:00", "abc")
     back = results_module.read_results(tmp_path / "run")
     assert back.models == [row] and back.run.git_commit == "abc" and back.run.run_id == "run"
+
+
+def test_a_gpu_name_recorded_by_training_reaches_the_report_as_gpu_hours(tmp_path, monkeypatch):
+    """The producer records the device kind as data: a real GPU's product name (which starts
+    with neither "cuda" nor "cpu") still gives the Answer its GPU-hours wording (issue 12's bug)."""
+    from qa_models import device, report, runner, training
+    from qa_models.profiles import get_profile, with_overrides
+
+    h100 = device.Device("cuda", "NVIDIA H100 80GB HBM3", 0)
+    monkeypatch.setattr(training, "detect", lambda index=0: h100)  # what TrainResult records after training
+    monkeypatch.setattr(runner, "environment", lambda: {"python": "3"})
+    profile = with_overrides(get_profile("tiny"), models=["bert-span", "llama3-span"], epochs=1.0, max_train_samples=16)
+    data = runner.load_run_data(profile.data, profile.train.seed)
+    rows = [runner.run_row(spec, profile, data, tmp_path / "run", cache_dir=tmp_path / "cache", report_to="none",
+                           log_dir=tmp_path / "tb" / spec.name) for spec in profile.models]
+    assert {row.train.device for row in rows} == {"NVIDIA H100 80GB HBM3"}
+    assert {row.train.device_kind for row in rows} == {"cuda"}
+    runner.write_run_results(tmp_path / "run", profile, data, rows, "2026-01-01T00:00:00+00:00", "abc")
+    answer = next(line for line in (tmp_path / "run" / "report.md").read_text(encoding="utf-8").splitlines()
+                  if line.startswith("**Answer.**"))
+    # Seconds of tiny training print as GPU-seconds: the GPU-hours wording at the unit that fits.
+    assert re.search(r"training [0-9.]+ GPU-(seconds|minutes|hours) vs", answer) and "CPU-" not in answer, answer
+    # The report written at the end of the run is the one rebuilt from its results.json.
+    before = (tmp_path / "run" / "report.md").read_bytes()
+    report.build_report(tmp_path / "run")
+    assert (tmp_path / "run" / "report.md").read_bytes() == before
