@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -84,49 +85,63 @@ def _data_files(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def run_single(args: argparse.Namespace) -> dict:
     """Train one fresh MiniLM with one configuration; time prediction both ways on its weights."""
-    import dataclasses
-
     import torch
-
-    from qa_models.adapters import create_adapter
-    from qa_models.config import TrainSpec
-    from qa_models.data import load_examples
-    from qa_models.profiles import minilm_profile
-    from qa_models.runner import score
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    train_file, val_file = _data_files(args)
-    train = load_examples(str(train_file), split="train").examples[: args.train_samples]
-    val = load_examples(str(val_file), split="validation").examples[: args.eval_samples]
-    spec = dataclasses.replace(minilm_profile().models[0], max_seq_length=args.max_seq_length)
-    fast = args.single == "fast"
-    train_spec = TrainSpec(
-        epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size, eval_batch_size=args.eval_batch_size,
-        logging_steps=10, seed=args.seed, eval_every_epoch=False, fast=fast,
-    )
-    torch.manual_seed(args.seed)  # the same QA-head initialisation in every run
-    adapter = create_adapter(spec)
+    train, val = _slices(args)
+    adapter, train_spec = _fresh_adapter(args)
     load_before = os.getloadavg()
     cpu_before = time.process_time()  # CPU seconds of this process, all threads: less sensitive to other load
     with tempfile.TemporaryDirectory(prefix="qabench-cpu-speed-") as tmp:
         result = adapter.train(train, [], train_spec, tmp)
     cpu_seconds = time.process_time() - cpu_before
     load_after = os.getloadavg()
-
-    timings = {}
-    predictions = {}
-    for mode in ("plain", "fast"):
-        start = time.perf_counter()
-        predictions[mode] = adapter.predict(val, batch_size=args.eval_batch_size, fast=mode == "fast")
-        timings[mode] = time.perf_counter() - start
-    same_answers = predictions["plain"].answers == predictions["fast"].answers
-    na_diff = max(abs(predictions["plain"].na_probs[q] - predictions["fast"].na_probs[q]) for q in predictions["fast"].na_probs)
-    scores = score("squad_v2", val, predictions["fast"].answers, predictions["fast"].na_probs)
-    losses = [p["loss"] for p in result.history["loss"]]
     return {
         "config": args.single,
-        "train_questions": len(train),
+        **_training_row(result, len(train), cpu_seconds),
+        **_prediction_row(adapter, val, args.eval_batch_size),
+        "load_avg_1min_before": load_before[0],
+        "load_avg_1min_after": load_after[0],
+        "torch_threads": torch.get_num_threads(),
+        "device": result.device,
+    }
+
+
+def _slices(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
+    """The first ``--train-samples`` training and ``--eval-samples`` validation questions."""
+    from qa_models.data import load_examples
+
+    train_file, val_file = _data_files(args)
+    train = load_examples(str(train_file), split="train").examples[: args.train_samples]
+    val = load_examples(str(val_file), split="validation").examples[: args.eval_samples]
+    return train, val
+
+
+def _fresh_adapter(args: argparse.Namespace) -> tuple[Any, Any]:
+    """A fresh MiniLM span adapter at ``--max-seq-length`` and the TrainSpec of ``--single``."""
+    import dataclasses
+
+    import torch
+
+    from qa_models.adapters import create_adapter
+    from qa_models.config import TrainSpec
+    from qa_models.profiles import minilm_profile
+
+    spec = dataclasses.replace(minilm_profile().models[0], max_seq_length=args.max_seq_length)
+    train_spec = TrainSpec(
+        epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size, eval_batch_size=args.eval_batch_size,
+        logging_steps=10, seed=args.seed, eval_every_epoch=False, fast=args.single == "fast",
+    )
+    torch.manual_seed(args.seed)  # the same QA-head initialisation in every run
+    return create_adapter(spec), train_spec
+
+
+def _training_row(result: Any, n_questions: int, cpu_seconds: float) -> dict:
+    """The training columns of a row, from the adapter's TrainResult."""
+    losses = [p["loss"] for p in result.history["loss"]]
+    return {
+        "train_questions": n_questions,
         "train_windows": round(result.examples_per_s * result.wall_time_s / result.epochs),
         "epochs": result.epochs,
         "train_wall_s": result.wall_time_s,
@@ -134,27 +149,40 @@ def run_single(args: argparse.Namespace) -> dict:
         "train_windows_per_s": result.examples_per_s,
         "train_real_tokens_per_s": result.tokens_per_s,
         "train_real_tokens": round(result.tokens_per_s * result.wall_time_s / result.epochs),
-        "train_questions_per_s": len(train) * result.epochs / result.wall_time_s,
+        "train_questions_per_s": n_questions * result.epochs / result.wall_time_s,
         "peak_rss_bytes": result.peak_memory_bytes,
         "memory_kind": result.memory_kind,
         "first_loss": losses[0] if losses else None,
         "last_loss": losses[-1] if losses else None,
+    }
+
+
+def _prediction_row(adapter: Any, val: list[Any], batch_size: int) -> dict:
+    """Prediction timed plain and fast on the same weights, whether they agree, and the
+    validation scores of the fast one."""
+    from qa_models.runner import score
+
+    timings = {}
+    predictions = {}
+    for mode in ("plain", "fast"):
+        start = time.perf_counter()
+        predictions[mode] = adapter.predict(val, batch_size=batch_size, fast=mode == "fast")
+        timings[mode] = time.perf_counter() - start
+    plain, fast = predictions["plain"], predictions["fast"]
+    scores = score("squad_v2", val, fast.answers, fast.na_probs)
+    return {
         "eval_questions": len(val),
         "predict_plain_s": timings["plain"],
         "predict_fast_s": timings["fast"],
         "predict_plain_questions_per_s": len(val) / timings["plain"],
         "predict_fast_questions_per_s": len(val) / timings["fast"],
-        "predict_same_answers": same_answers,
-        "predict_max_na_prob_diff": na_diff,
+        "predict_same_answers": plain.answers == fast.answers,
+        "predict_max_na_prob_diff": max(abs(plain.na_probs[q] - fast.na_probs[q]) for q in fast.na_probs),
         "val_best_f1": scores["best_f1"],
         "val_best_exact": scores["best_exact"],
         "val_f1_no_threshold": scores["f1"],
         "val_has_ans_f1_no_threshold": scores.get("HasAns_f1"),
         "val_no_answer_share": scores.get("NoAns_total", 0) / scores["total"],
-        "load_avg_1min_before": load_before[0],
-        "load_avg_1min_after": load_after[0],
-        "torch_threads": torch.get_num_threads(),
-        "device": result.device,
     }
 
 

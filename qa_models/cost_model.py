@@ -284,35 +284,10 @@ def memory_breakdown(
         raise CostError(f"method must be 'full', 'lora' or 'qlora', got {method!r}")
     if precision not in _WEIGHT_BYTES:
         raise CostError(f"precision must be one of {sorted(_WEIGHT_BYTES)}, got {precision!r}")
-    frozen = n_params_total - n_params_trainable if method != "full" else 0
-    if method == "full":
-        weights = n_params_total * _WEIGHT_BYTES[precision]
-        gradients = n_params_total * _GRAD_BYTES[precision]
-        optimizer = n_params_total * 2 * _STATE_BYTES[precision]
-    else:
-        if method == "lora":
-            base = frozen * _WEIGHT_BYTES[precision]
-        else:
-            unquantized = min(dims.n_params_unquantized if dims else 0, frozen)
-            base = (frozen - unquantized) * NF4_BYTES_PER_PARAM + unquantized * 2
-        weights = base + n_params_trainable * 4
-        gradients = n_params_trainable * 4
-        optimizer = n_params_trainable * 8
-
+    weights, gradients, optimizer = _parameter_memory(n_params_total, n_params_trainable, method, precision, dims)
     activations = 0.0
     if dims is not None:
-        act = _ACTIVATION_BYTES[precision]
-        scale = act / 2
-        tokens = batch_size * seq_len
-        per_layer = ACTIVATION_BYTES_PER_TOKEN_HIDDEN * tokens * dims.hidden * scale
-        if materialized_attention:
-            per_layer += 5 * dims.heads * seq_len * seq_len * batch_size * scale
-        if gradient_checkpointing:
-            activations = dims.layers * tokens * dims.hidden * act + per_layer
-        else:
-            activations = dims.layers * per_layer
-        if dims.vocab:
-            activations += tokens * dims.vocab * (act + LOGIT_EXTRA_BYTES)
+        activations = _activation_memory(dims, precision, batch_size, seq_len, gradient_checkpointing, materialized_attention)
     return {
         "weights": int(weights),
         "gradients": int(gradients),
@@ -320,6 +295,48 @@ def memory_breakdown(
         "activations": int(activations),
         "runtime": int(RUNTIME_RESERVE_BYTES),
     }
+
+
+def _parameter_memory(
+    n_params_total: int, n_params_trainable: int, method: Method, precision: Precision, dims: ModelDims | None
+) -> tuple[float, float, float]:
+    """Bytes of weights, gradients and AdamW states, as ``memory_breakdown`` documents them."""
+    if method == "full":
+        weights = n_params_total * _WEIGHT_BYTES[precision]
+        gradients = n_params_total * _GRAD_BYTES[precision]
+        optimizer = n_params_total * 2 * _STATE_BYTES[precision]
+        return weights, gradients, optimizer
+    frozen = n_params_total - n_params_trainable
+    if method == "lora":
+        base = frozen * _WEIGHT_BYTES[precision]
+    else:
+        unquantized = min(dims.n_params_unquantized if dims else 0, frozen)
+        base = (frozen - unquantized) * NF4_BYTES_PER_PARAM + unquantized * 2
+    return base + n_params_trainable * 4, n_params_trainable * 4, n_params_trainable * 8
+
+
+def _activation_memory(
+    dims: ModelDims,
+    precision: Precision,
+    batch_size: int,
+    seq_len: int,
+    gradient_checkpointing: bool,
+    materialized_attention: bool,
+) -> float:
+    """Bytes of activations (logits included), as ``memory_breakdown`` documents them."""
+    act = _ACTIVATION_BYTES[precision]
+    scale = act / 2
+    tokens = batch_size * seq_len
+    per_layer = ACTIVATION_BYTES_PER_TOKEN_HIDDEN * tokens * dims.hidden * scale
+    if materialized_attention:
+        per_layer += 5 * dims.heads * seq_len * seq_len * batch_size * scale
+    if gradient_checkpointing:
+        activations = dims.layers * tokens * dims.hidden * act + per_layer
+    else:
+        activations = dims.layers * per_layer
+    if dims.vocab:
+        activations += tokens * dims.vocab * (act + LOGIT_EXTRA_BYTES)
+    return activations
 
 
 def _training_time(

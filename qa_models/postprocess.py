@@ -173,6 +173,58 @@ def _trim_span(context: str, start: int, end: int) -> tuple[int, int]:
     return s, e
 
 
+def _cumulative_word_counts(matches: list[_re.Match[str]], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Prefix sums over the context's words: ``[n_words + 1, n_vocab]`` counts of each gold
+    token and ``[n_words + 1]`` numbers of tokens, so any span of words ``[a, b)`` costs one
+    subtraction (``cum[b] - cum[a]``)."""
+    n_words, n_vocab = len(matches), len(vocab)
+    counts = np.zeros((n_words, n_vocab), dtype=np.int32)
+    lengths = np.zeros(n_words, dtype=np.int32)
+    for w, match in enumerate(matches):
+        tokens = _word_tokens(match.group())
+        lengths[w] = len(tokens)
+        for token in tokens:
+            if token in vocab:
+                counts[w, vocab[token]] += 1
+    cum_counts = np.vstack([np.zeros((1, n_vocab), dtype=np.int32), np.cumsum(counts, axis=0, dtype=np.int32)])
+    cum_lengths = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    return cum_counts, cum_lengths
+
+
+def _best_f1_span(
+    cum_counts: np.ndarray, cum_lengths: np.ndarray, gold_counts: np.ndarray, n_gold: int, max_words: int
+) -> tuple[int, int]:
+    """``(first word, number of words)`` of the span with the best token F1 against the gold
+    counts (then fewest words, then earliest start), or ``(-1, -1)`` when no span shares a
+    token with it. Scores all spans of 1..``max_words`` words at once, ``_SNAP_BLOCK``
+    elements of work per block of start words."""
+    n_words, n_vocab = len(cum_lengths) - 1, len(gold_counts)
+    span_words = np.arange(1, max_words + 1)  # [L]
+    best = (-1.0, 0, 0)  # (f1, -words, -start), maximised lexicographically
+    best_start = best_words = -1
+    block = max(1, _SNAP_BLOCK // max(1, max_words * n_vocab))
+    for first in range(0, n_words, block):
+        starts = np.arange(first, min(n_words, first + block))[:, None]  # [B, 1]
+        ends = starts + span_words[None, :]  # [B, L], exclusive word index
+        valid = ends <= n_words
+        ends_c = np.minimum(ends, n_words)
+        span_counts = cum_counts[ends_c] - cum_counts[starts]  # [B, L, V]
+        common = np.minimum(span_counts, gold_counts).sum(axis=-1)  # [B, L]
+        pred_len = cum_lengths[ends_c] - cum_lengths[starts]
+        f1 = np.where(valid & (common > 0), 2.0 * common / np.maximum(pred_len + n_gold, 1), -1.0)
+        top = f1.max()
+        if top <= 0:
+            continue
+        # Among the top-F1 spans of this block: fewest words, then earliest start.
+        rows, cols = np.nonzero(f1 == top)
+        pick = np.lexsort((rows, cols))[0]  # primary key cols (words - 1), then rows (start)
+        r, c = int(rows[pick]), int(cols[pick])
+        candidate = (float(top), -(c + 1), -int(starts[r, 0]))
+        if candidate > best:
+            best, best_start, best_words = candidate, int(starts[r, 0]), c + 1
+    return best_start, best_words
+
+
 def snap_to_context(answer: str, context: str) -> tuple[str, int, bool]:
     """The context span that best matches a free-text ``answer``, cut from the context.
 
@@ -200,45 +252,10 @@ def snap_to_context(answer: str, context: str) -> tuple[str, int, bool]:
     if not gold or not matches:
         return "", -1, True
     vocab = {token: i for i, token in enumerate(dict.fromkeys(gold))}
-    n_words, n_vocab = len(matches), len(vocab)
-    gold_counts = np.bincount([vocab[t] for t in gold], minlength=n_vocab).astype(np.int32)
-
-    # Per word: counts of each gold token and the total number of tokens.
-    counts = np.zeros((n_words, n_vocab), dtype=np.int32)
-    lengths = np.zeros(n_words, dtype=np.int32)
-    for w, match in enumerate(matches):
-        tokens = _word_tokens(match.group())
-        lengths[w] = len(tokens)
-        for token in tokens:
-            if token in vocab:
-                counts[w, vocab[token]] += 1
-    cum_counts = np.vstack([np.zeros((1, n_vocab), dtype=np.int32), np.cumsum(counts, axis=0, dtype=np.int32)])
-    cum_lengths = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-
-    max_words = min(n_words, len(_WORD.findall(target)) + _SNAP_EXTRA_WORDS)
-    span_words = np.arange(1, max_words + 1)  # [L]
-    best = (-1.0, 0, 0)  # (f1, -words, -start), maximised lexicographically
-    best_start = best_words = -1
-    block = max(1, _SNAP_BLOCK // max(1, max_words * n_vocab))
-    for first in range(0, n_words, block):
-        starts = np.arange(first, min(n_words, first + block))[:, None]  # [B, 1]
-        ends = starts + span_words[None, :]  # [B, L], exclusive word index
-        valid = ends <= n_words
-        ends_c = np.minimum(ends, n_words)
-        span_counts = cum_counts[ends_c] - cum_counts[starts]  # [B, L, V]
-        common = np.minimum(span_counts, gold_counts).sum(axis=-1)  # [B, L]
-        pred_len = cum_lengths[ends_c] - cum_lengths[starts]
-        f1 = np.where(valid & (common > 0), 2.0 * common / np.maximum(pred_len + len(gold), 1), -1.0)
-        top = f1.max()
-        if top <= 0:
-            continue
-        # Among the top-F1 spans of this block: fewest words, then earliest start.
-        rows, cols = np.nonzero(f1 == top)
-        pick = np.lexsort((rows, cols))[0]  # primary key cols (words - 1), then rows (start)
-        r, c = int(rows[pick]), int(cols[pick])
-        candidate = (float(top), -(c + 1), -int(starts[r, 0]))
-        if candidate > best:
-            best, best_start, best_words = candidate, int(starts[r, 0]), c + 1
+    gold_counts = np.bincount([vocab[t] for t in gold], minlength=len(vocab)).astype(np.int32)
+    cum_counts, cum_lengths = _cumulative_word_counts(matches, vocab)
+    max_words = min(len(matches), len(_WORD.findall(target)) + _SNAP_EXTRA_WORDS)
+    best_start, best_words = _best_f1_span(cum_counts, cum_lengths, gold_counts, len(gold), max_words)
     if best_start < 0:
         return "", -1, True
     start, end = _trim_span(context, matches[best_start].start(), matches[best_start + best_words - 1].end())

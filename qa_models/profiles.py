@@ -311,6 +311,34 @@ def check_needs(profile: Profile) -> None:
             )
 
 
+def _track_data(profile: Profile, options: dict[str, object]) -> DataSpec:
+    """The data spec that the overrides start from: the profile's own, or, when ``track``
+    names another track, that track's files with the profile's caps, flags and probes."""
+    from .config import ConfigError
+
+    base = profile.data
+    track = options.get("track")
+    if track is None or track == base.track:
+        return base
+    if profile.name in PROFILES:
+        return dataclasses.replace(
+            get_profile(profile.name, track).data,
+            max_train_samples=base.max_train_samples,
+            max_eval_samples=base.max_eval_samples,
+            train_unanswerable_share=base.train_unanswerable_share,
+            skip_bad_records=base.skip_bad_records,
+            repair_offsets=base.repair_offsets,
+            drop_answers_not_in_context=base.drop_answers_not_in_context,
+            probes=base.probes,
+        )
+    if not (options.get("train_file") and options.get("test_file")):
+        raise ConfigError(
+            f"profile {profile.name!r} has {base.track} data; to run track {track!r} give its train and test files "
+            "(--qa-train-file, --qa-test-file)"
+        )
+    return base
+
+
 def with_overrides(profile: Profile, **options) -> Profile:
     """Apply command-line overrides (None means "keep the profile's value").
 
@@ -320,30 +348,11 @@ def with_overrides(profile: Profile, **options) -> Profile:
     ``PROFILES`` cannot switch tracks unless train and test files are both given, since
     scoring one track's files with the other track's metric is never meant.
     """
-    from .config import ConfigError, override
+    from .config import override
 
-    base = profile.data
     track = options.get("track")
-    if track is not None and track != base.track:
-        if profile.name in PROFILES:
-            files = get_profile(profile.name, track).data
-            base = dataclasses.replace(
-                files,
-                max_train_samples=base.max_train_samples,
-                max_eval_samples=base.max_eval_samples,
-                train_unanswerable_share=base.train_unanswerable_share,
-                skip_bad_records=base.skip_bad_records,
-                repair_offsets=base.repair_offsets,
-                drop_answers_not_in_context=base.drop_answers_not_in_context,
-                probes=base.probes,
-            )
-        elif not (options.get("train_file") and options.get("test_file")):
-            raise ConfigError(
-                f"profile {profile.name!r} has {base.track} data; to run track {track!r} give its train and test files "
-                "(--qa-train-file, --qa-test-file)"
-            )
     data = override(
-        base,
+        _track_data(profile, options),
         train=options.get("train_file"),
         validation=options.get("validation_file"),
         test=options.get("test_file"),

@@ -57,7 +57,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 TinyKind = Literal["bert", "llama3", "qwen"]
 KINDS: tuple[str, ...] = ("bert", "llama3", "qwen")
@@ -372,93 +372,105 @@ def _padded(n: int, multiple: int = 64) -> int:
     return (n + multiple - 1) // multiple * multiple
 
 
+def _bert_model(corpus: list[str]) -> tuple[Any, Any, Any]:
+    """A random ``BertForMaskedLM`` and its WordPiece tokenizer (no generation config)."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    tokenizer = _bert_tokenizer(corpus)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=HIDDEN,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=INTERMEDIATE,
+        max_position_embeddings=512,
+        type_vocab_size=2,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return BertForMaskedLM(config), tokenizer, None
+
+
+def _llama3_model(corpus: list[str]) -> tuple[Any, Any, Any]:
+    """A random ``LlamaForCausalLM``, its tokenizer and a generation config with the
+    Instruct model's sampling defaults."""
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = _llama3_tokenizer(corpus)
+    eot = tokenizer.convert_tokens_to_ids(LLAMA3_EOT)
+    config = LlamaConfig(
+        vocab_size=_padded(len(tokenizer)),
+        hidden_size=HIDDEN,
+        intermediate_size=INTERMEDIATE,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        num_key_value_heads=HEADS // 2,  # grouped-query attention, as Llama 3 (32 / 8)
+        max_position_embeddings=MAX_POSITIONS,
+        rms_norm_eps=1e-5,
+        rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=eot,  # the Instruct config's eos is <|eot_id|>
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    # Sampling defaults like the real Instruct model's: the harness must override them.
+    generation = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=[tokenizer.convert_tokens_to_ids(LLAMA3_EOS), eot],
+        do_sample=True,
+        temperature=0.6,
+        top_p=0.9,
+        max_length=MAX_POSITIONS,
+    )
+    return model, tokenizer, generation
+
+
+def _qwen_model(corpus: list[str]) -> tuple[Any, Any, Any]:
+    """A random ``Qwen2ForCausalLM``, its tokenizer and a generation config with
+    Qwen1.5-Chat's sampling defaults."""
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = _qwen_tokenizer(corpus)
+    endoftext = tokenizer.convert_tokens_to_ids(QWEN_EOS_TEXT)
+    im_end = tokenizer.convert_tokens_to_ids(QWEN_IM_END)
+    config = Qwen2Config(
+        vocab_size=_padded(len(tokenizer)),
+        hidden_size=HIDDEN,
+        intermediate_size=INTERMEDIATE,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        num_key_value_heads=HEADS,  # Qwen1.5-7B has no grouped-query attention
+        max_position_embeddings=MAX_POSITIONS,
+        rms_norm_eps=1e-6,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+        tie_word_embeddings=False,
+        use_sliding_window=False,
+        bos_token_id=endoftext,
+        eos_token_id=im_end,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    generation = GenerationConfig(
+        bos_token_id=endoftext,
+        eos_token_id=[im_end, endoftext],
+        pad_token_id=endoftext,
+        do_sample=True,
+        temperature=0.7,
+        top_p=0.8,
+        top_k=20,
+        repetition_penalty=1.05,
+    )
+    return Qwen2ForCausalLM(config), tokenizer, generation
+
+
+_MODEL_BUILDERS = {"bert": _bert_model, "llama3": _llama3_model, "qwen": _qwen_model}
+"""Per kind: corpus -> (random model, tokenizer, generation config or None)."""
+
+
 def _build_into(kind: str, directory: Path, corpus: list[str]) -> None:
     import torch
-    from transformers import GenerationConfig
 
     torch.manual_seed(0)
-    if kind == "bert":
-        from transformers import BertConfig, BertForMaskedLM
-
-        tokenizer = _bert_tokenizer(corpus)
-        config = BertConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=HIDDEN,
-            num_hidden_layers=LAYERS,
-            num_attention_heads=HEADS,
-            intermediate_size=INTERMEDIATE,
-            max_position_embeddings=512,
-            type_vocab_size=2,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        model = BertForMaskedLM(config)
-        generation = None
-    elif kind == "llama3":
-        from transformers import LlamaConfig, LlamaForCausalLM
-
-        tokenizer = _llama3_tokenizer(corpus)
-        eot = tokenizer.convert_tokens_to_ids(LLAMA3_EOT)
-        config = LlamaConfig(
-            vocab_size=_padded(len(tokenizer)),
-            hidden_size=HIDDEN,
-            intermediate_size=INTERMEDIATE,
-            num_hidden_layers=LAYERS,
-            num_attention_heads=HEADS,
-            num_key_value_heads=HEADS // 2,  # grouped-query attention, as Llama 3 (32 / 8)
-            max_position_embeddings=MAX_POSITIONS,
-            rms_norm_eps=1e-5,
-            rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
-            tie_word_embeddings=False,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=eot,  # the Instruct config's eos is <|eot_id|>
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        model = LlamaForCausalLM(config)
-        # Sampling defaults like the real Instruct model's: the harness must override them.
-        generation = GenerationConfig(
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=[tokenizer.convert_tokens_to_ids(LLAMA3_EOS), eot],
-            do_sample=True,
-            temperature=0.6,
-            top_p=0.9,
-            max_length=MAX_POSITIONS,
-        )
-    elif kind == "qwen":
-        from transformers import Qwen2Config, Qwen2ForCausalLM
-
-        tokenizer = _qwen_tokenizer(corpus)
-        endoftext = tokenizer.convert_tokens_to_ids(QWEN_EOS_TEXT)
-        im_end = tokenizer.convert_tokens_to_ids(QWEN_IM_END)
-        config = Qwen2Config(
-            vocab_size=_padded(len(tokenizer)),
-            hidden_size=HIDDEN,
-            intermediate_size=INTERMEDIATE,
-            num_hidden_layers=LAYERS,
-            num_attention_heads=HEADS,
-            num_key_value_heads=HEADS,  # Qwen1.5-7B has no grouped-query attention
-            max_position_embeddings=MAX_POSITIONS,
-            rms_norm_eps=1e-6,
-            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
-            tie_word_embeddings=False,
-            use_sliding_window=False,
-            bos_token_id=endoftext,
-            eos_token_id=im_end,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        model = Qwen2ForCausalLM(config)
-        generation = GenerationConfig(
-            bos_token_id=endoftext,
-            eos_token_id=[im_end, endoftext],
-            pad_token_id=endoftext,
-            do_sample=True,
-            temperature=0.7,
-            top_p=0.8,
-            top_k=20,
-            repetition_penalty=1.05,
-        )
-    else:  # pragma: no cover - _check_kind guards
-        raise ValueError(kind)
-
+    model, tokenizer, generation = _MODEL_BUILDERS[kind](corpus)
     model.eval()
     if generation is not None:
         model.generation_config = generation

@@ -212,29 +212,11 @@ def run_trainer(
     ``trainer_state.json`` last, so a run killed while saving leaves a folder without it,
     which ``trainer.train`` cannot resume from. Such folders are skipped and removed.
     """
-    import shutil
-
-    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
     if validation is not None:
         validation.log = trainer.log
     if log_dir is not None:
         _set_tensorboard_dir(trainer, Path(log_dir))
-    output_dir = trainer.args.output_dir
-    last = None
-    if resume and os.path.isdir(output_dir):
-        steps = {}
-        for folder in Path(output_dir).glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
-            if folder.is_dir() and folder.name.split("-")[-1].isdigit():
-                steps[folder] = int(folder.name.split("-")[-1])
-        for folder in sorted(steps, key=steps.get, reverse=True):
-            try:
-                json.loads((folder / "trainer_state.json").read_text())
-            except (OSError, ValueError):
-                shutil.rmtree(folder, ignore_errors=True)  # half-written when the run was killed
-                continue
-            last = str(folder)
-            break
+    last = _latest_complete_checkpoint(Path(trainer.args.output_dir)) if resume else None
     if last is not None:
         print(f"qabench: resuming training from {last}", file=sys.stderr)
     reset_peak_memory()
@@ -260,6 +242,29 @@ def run_trainer(
         device=trained_on.name,
         device_kind=trained_on.kind,
     )
+
+
+def _latest_complete_checkpoint(output_dir: Path) -> str | None:
+    """The newest ``checkpoint-N`` folder of ``output_dir`` that has its ``trainer_state.json``
+    (None when there is none); newer folders without one are removed on the way."""
+    import shutil
+
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    if not output_dir.is_dir():
+        return None
+    steps = {}
+    for folder in output_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        if folder.is_dir() and folder.name.split("-")[-1].isdigit():
+            steps[folder] = int(folder.name.split("-")[-1])
+    for folder in sorted(steps, key=steps.get, reverse=True):
+        try:
+            json.loads((folder / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            shutil.rmtree(folder, ignore_errors=True)  # half-written when the run was killed
+            continue
+        return str(folder)
+    return None
 
 
 def _set_tensorboard_dir(trainer: Any, log_dir: Path) -> None:

@@ -146,6 +146,54 @@ def answer_from_reply(reply: str, context: str) -> tuple[str, str]:
     return span, "snapped" if changed else "verbatim"
 
 
+def _left_padded(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``input_ids`` and ``attention_mask`` with every prompt padded on the left, so that every
+    row ends where generation starts."""
+    width = max(len(p) for p in prompts)
+    input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        input_ids[row, width - len(prompt) :] = torch.as_tensor(prompt)
+        attention[row, width - len(prompt) :] = 1
+    return input_ids, attention
+
+
+def _chosen_token_logprobs(logits: Sequence[torch.Tensor], generated: torch.Tensor) -> torch.Tensor:
+    """[batch, steps] log-probabilities of the generated tokens under the raw per-step logits,
+    computed one step at a time (never a [B, T, V] stack)."""
+    return torch.stack(
+        [
+            torch.log_softmax(step.float(), dim=-1).gather(1, generated[:, t : t + 1].to(step.device)).squeeze(1).cpu()
+            for t, step in enumerate(logits)
+        ],
+        dim=1,
+    )
+
+
+def _predictions_from_replies(
+    examples: Sequence[Example], replies: Sequence[tuple[str, float, float]], truncated: int
+) -> Predictions:
+    """``Predictions`` from one ``(reply, na_prob, score)`` per example: replies become context
+    answers (``answer_from_reply``) and the outcomes are counted into ``extra``."""
+    answers: dict[str, str] = {}
+    outcomes = {"verbatim": 0, "snapped": 0, "unsnappable": 0, "no_answer": 0}
+    for example, (reply, _, _) in zip(examples, replies):
+        answers[example.id], outcome = answer_from_reply(reply, example.context)
+        outcomes[outcome] += 1
+    return Predictions(
+        answers=answers,
+        na_probs={e.id: na_prob for e, (_, na_prob, _) in zip(examples, replies)},
+        scores={e.id: score for e, (_, _, score) in zip(examples, replies)},
+        extra={
+            "snapped_answers": outcomes["snapped"],
+            "unsnappable_answers": outcomes["unsnappable"],
+            "no_answer_replies": outcomes["no_answer"],
+            "truncated_prompts": truncated,
+            "raw_answers": {e.id: reply for e, (reply, _, _) in zip(examples, replies)},
+        },
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # Loading
 # ---------------------------------------------------------------------------------------
@@ -200,6 +248,24 @@ def _only_generation_config(model: Any, config: Any):
         lm.generation_config = saved
 
 
+@contextlib.contextmanager
+def _restoring_use_cache(model: Any):
+    """Puts the model config's ``use_cache`` back as it was after training.
+
+    Training runs without a KV cache (``use_cache=False``, which the Trainer writes into the
+    model config): it is useless there, and in this transformers version a cache also switches
+    off the packed-sequence mask that SDPA/eager build from position_ids, so a packed row would
+    attend across its sequences (tests/test_generative.py checks the packed path without a
+    cache). The model's own setting must survive for prediction.
+    """
+    config = _causal_lm(model).config
+    saved = config.use_cache
+    try:
+        yield
+    finally:
+        config.use_cache = saved
+
+
 # ---------------------------------------------------------------------------------------
 # The adapter
 # ---------------------------------------------------------------------------------------
@@ -247,10 +313,52 @@ class GenerativeAdapter(QAAdapter):
         answer + end-of-turn supervised) and our own chat rendering and context truncation;
         the plain Trainer with our collator does exactly that with less machinery.
         """
-        from transformers import DataCollatorWithFlattening, Trainer
+        from transformers import Trainer
 
         if self.spec.zero_shot:
             raise ValueError(f"model {self.spec.name} is a zero-shot row: it is scored as loaded, never trained")
+        encoded = self._encode_training_set(train)
+        train_dataset = encoded.to_dataset()
+        eval_dataset = encode_for_training(self.tokenizer, validation, self.spec).to_dataset() if validation else None
+        collator = self._training_collator(train_spec, encoded)
+        callback = self._epoch_validation(validation, train_spec, output_dir, score_validation)
+
+        args = training_arguments(
+            self.spec,
+            train_spec,
+            output_dir,
+            has_validation_loss=eval_dataset is not None,
+            report_to=report_to,
+            label_names=["labels"],
+            remove_unused_columns=False,  # the collator reads exactly our columns
+            use_cache=False,  # see _restoring_use_cache
+            use_liger_kernel=use_fused_linear_cross_entropy(train_spec),
+        )
+        with _restoring_use_cache(self.model):
+            trainer = Trainer(
+                model=self.model,
+                args=args,
+                data_collator=collator,
+                train_dataset=train_dataset,
+                eval_dataset=eval_dataset,
+                processing_class=self.tokenizer,
+                callbacks=[callback] if callback else None,
+            )
+            result = run_trainer(
+                trainer,
+                n_examples=len(train_dataset),
+                n_tokens=encoded.n_tokens,  # real tokens: the sum of the attention masks
+                epochs=train_spec.epochs,
+                validation=callback,
+                log_dir=log_dir,
+            )
+        self.model = trainer.model
+        self.model.eval()
+        return result
+
+    def _encode_training_set(self, train: Sequence[Example]) -> Any:
+        """The answer-only encoding of ``train``, its counts kept in ``encoding_stats``; warns
+        about answers lost to context truncation and refuses an empty result."""
         encoded = encode_for_training(self.tokenizer, train, self.spec)
         self.encoding_stats = encoded.summary()
         if encoded.truncated_answers:
@@ -260,71 +368,40 @@ class GenerativeAdapter(QAAdapter):
             )
         if not encoded.input_ids:
             raise ValueError(f"model {self.spec.name}: no training examples left after encoding")
-        train_dataset = encoded.to_dataset()
-        eval_dataset = encode_for_training(self.tokenizer, validation, self.spec).to_dataset() if validation else None
+        return encoded
+
+    def _training_collator(self, train_spec: TrainSpec, encoded: Any) -> Any:
+        """The collator ``packing_plan`` chooses: padding-free packing, dynamic padding (fast
+        path), or every batch padded to the longest training sequence (plain baseline)."""
+        from transformers import DataCollatorWithFlattening
 
         pack, why = packing_plan(self.model, train_spec)
         logger.info("%s: %s", self.spec.name, why)
-        on_gpu = has_cuda()
         if pack:
             flash = str(getattr(self.model.config, "_attn_implementation", "")).startswith("flash")
-            collator: Any = DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX, return_flash_attn_kwargs=flash)
-        elif train_spec.fast:
-            collator = AnswerOnlyCollator(self.tokenizer.pad_token_id, self.spec.padding_side, pad_to_multiple_of=8 if on_gpu else None)
-        else:
-            fixed = max(len(ids) for ids in encoded.input_ids)
-            collator = AnswerOnlyCollator(self.tokenizer.pad_token_id, self.spec.padding_side, pad_to_length=fixed)
+            return DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX, return_flash_attn_kwargs=flash)
+        if train_spec.fast:
+            return AnswerOnlyCollator(self.tokenizer.pad_token_id, self.spec.padding_side, pad_to_multiple_of=8 if has_cuda() else None)
+        fixed = max(len(ids) for ids in encoded.input_ids)
+        return AnswerOnlyCollator(self.tokenizer.pad_token_id, self.spec.padding_side, pad_to_length=fixed)
 
-        callback = None
-        if validation:
-            def predict_and_score() -> dict[str, float]:
-                if score_validation is None:
-                    return {}
-                return score_validation(self.predict(validation, batch_size=train_spec.eval_batch_size))
+    def _epoch_validation(
+        self,
+        validation: Sequence[Example],
+        train_spec: TrainSpec,
+        output_dir: str | Path,
+        score_validation: ValidationScorer | None,
+    ) -> EpochValidation | None:
+        """The end-of-epoch callback that predicts and scores ``validation`` (None without it)."""
+        if not validation:
+            return None
 
-            callback = EpochValidation(predict_and_score, output_dir)
+        def predict_and_score() -> dict[str, float]:
+            if score_validation is None:
+                return {}
+            return score_validation(self.predict(validation, batch_size=train_spec.eval_batch_size))
 
-        # No KV cache in training forward passes (the Trainer writes args.use_cache into the
-        # model config): it is useless there, and in this transformers version a cache also
-        # switches off the packed-sequence mask that SDPA/eager build from position_ids, so a
-        # packed row would attend across its sequences (tests/test_generative.py checks the
-        # packed path without a cache). The model's own setting is restored afterwards.
-        config = _causal_lm(self.model).config
-        saved_use_cache = config.use_cache
-        args = training_arguments(
-            self.spec,
-            train_spec,
-            output_dir,
-            has_validation_loss=eval_dataset is not None,
-            report_to=report_to,
-            label_names=["labels"],
-            remove_unused_columns=False,  # the collator reads exactly our columns
-            use_cache=False,
-            use_liger_kernel=use_fused_linear_cross_entropy(train_spec),
-        )
-        trainer = Trainer(
-            model=self.model,
-            args=args,
-            data_collator=collator,
-            train_dataset=train_dataset,
-            eval_dataset=eval_dataset,
-            processing_class=self.tokenizer,
-            callbacks=[callback] if callback else None,
-        )
-        try:
-            result = run_trainer(
-                trainer,
-                n_examples=len(train_dataset),
-                n_tokens=encoded.n_tokens,  # real tokens: the sum of the attention masks
-                epochs=train_spec.epochs,
-                validation=callback,
-                log_dir=log_dir,
-            )
-        finally:
-            config.use_cache = saved_use_cache
-        self.model = trainer.model
-        self.model.eval()
-        return result
+        return EpochValidation(predict_and_score, output_dir)
 
     # -- prediction ------------------------------------------------------------------
 
@@ -358,17 +435,12 @@ class GenerativeAdapter(QAAdapter):
         prompts, truncated = encode_prompts(self.tokenizer, examples, self.spec)
         eot = end_of_turn_id(self.tokenizer, self.spec)
         stop_ids = [eot] + [i for i in (self.tokenizer.eos_token_id,) if i is not None and i != eot]
-        na_id = no_answer_token_id(self.tokenizer)
-        pad_id = self.tokenizer.pad_token_id
         config = self._generation_config(stop_ids)
-        device = next(self.model.parameters()).device
 
         # Longest prompts first: little padding per batch, and an out-of-memory shows at once.
         order = sorted(range(len(examples)), key=lambda i: -len(prompts[i]))
         batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        raw: dict[int, str] = {}
-        na_probs: dict[int, float] = {}
-        scores: dict[int, float] = {}
+        replies: dict[int, tuple[str, float, float]] = {}
 
         was_training = self.model.training
         self.model.eval()
@@ -377,55 +449,32 @@ class GenerativeAdapter(QAAdapter):
                 for batch in tqdm(
                     batches, desc=f"{self.spec.name}: generating", unit="batch", disable=len(batches) < PROGRESS_MIN_BATCHES
                 ):
-                    width = max(len(prompts[i]) for i in batch)
-                    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-                    attention = torch.zeros((len(batch), width), dtype=torch.long)
-                    for row, i in enumerate(batch):  # left padding: every row ends where generation starts
-                        n = len(prompts[i])
-                        input_ids[row, width - n :] = torch.as_tensor(prompts[i])
-                        attention[row, width - n :] = 1
-                    out = self.model.generate(
-                        input_ids=input_ids.to(device), attention_mask=attention.to(device), generation_config=config
-                    )
-                    generated = out.sequences[:, width:].cpu()
-                    first = torch.softmax(out.logits[0].float(), dim=-1)[:, na_id].cpu()
-                    # Log-probs of the chosen tokens, one step at a time (never a [B, T, V] stack).
-                    token_logp = torch.stack(
-                        [
-                            torch.log_softmax(step.float(), dim=-1).gather(1, generated[:, t : t + 1].to(step.device)).squeeze(1).cpu()
-                            for t, step in enumerate(out.logits)
-                        ],
-                        dim=1,
-                    )
-                    for row, i in enumerate(batch):
-                        ids = generated[row].tolist()
-                        stop = next((k for k, token in enumerate(ids) if token in stop_ids), None)
-                        kept = ids if stop is None else ids[:stop]
-                        n_scored = len(ids) if stop is None else stop + 1
-                        raw[i] = self.tokenizer.decode(kept, skip_special_tokens=True, clean_up_tokenization_spaces=False).strip()
-                        na_probs[i] = float(first[row])
-                        scores[i] = float(token_logp[row, :n_scored].mean()) if n_scored else float("-inf")
+                    replies.update(zip(batch, self._generate_batch([prompts[i] for i in batch], config, stop_ids)))
         finally:
             if was_training:
                 self.model.train()
+        return _predictions_from_replies(examples, [replies[i] for i in range(len(examples))], truncated)
 
-        answers: dict[str, str] = {}
-        outcomes = {"verbatim": 0, "snapped": 0, "unsnappable": 0, "no_answer": 0}
-        for i, example in enumerate(examples):
-            answers[example.id], outcome = answer_from_reply(raw[i], example.context)
-            outcomes[outcome] += 1
-        return Predictions(
-            answers=answers,
-            na_probs={e.id: na_probs[i] for i, e in enumerate(examples)},
-            scores={e.id: scores[i] for i, e in enumerate(examples)},
-            extra={
-                "snapped_answers": outcomes["snapped"],
-                "unsnappable_answers": outcomes["unsnappable"],
-                "no_answer_replies": outcomes["no_answer"],
-                "truncated_prompts": truncated,
-                "raw_answers": {e.id: raw[i] for i, e in enumerate(examples)},
-            },
-        )
+    def _generate_batch(self, prompts: list[list[int]], config: Any, stop_ids: list[int]) -> list[tuple[str, float, float]]:
+        """One ``generate`` call on left-padded ``prompts``: per prompt the decoded reply (up to
+        its stop token), its ``na_prob`` and its mean token log-probability."""
+        device = next(self.model.parameters()).device
+        input_ids, attention = _left_padded(prompts, self.tokenizer.pad_token_id)
+        width = input_ids.shape[1]
+        out = self.model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), generation_config=config)
+        generated = out.sequences[:, width:].cpu()
+        first = torch.softmax(out.logits[0].float(), dim=-1)[:, no_answer_token_id(self.tokenizer)].cpu()
+        token_logp = _chosen_token_logprobs(out.logits, generated)
+        replies = []
+        for row in range(len(prompts)):
+            ids = generated[row].tolist()
+            stop = next((k for k, token in enumerate(ids) if token in stop_ids), None)
+            kept = ids if stop is None else ids[:stop]
+            n_scored = len(ids) if stop is None else stop + 1
+            text = self.tokenizer.decode(kept, skip_special_tokens=True, clean_up_tokenization_spaces=False).strip()
+            score = float(token_logp[row, :n_scored].mean()) if n_scored else float("-inf")
+            replies.append((text, float(first[row]), score))
+        return replies
 
     # -- saving ----------------------------------------------------------------------
 
