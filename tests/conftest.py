@@ -79,3 +79,13 @@ def modules_after_import():
         return set(done.stdout.split())
 
     return loaded
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """One report (qa_models.report.Paths) written from the default 3-model synthetic results of
+    tests/report_fixtures.py, once per test module that asks for it (test_report*.py)."""
+    from qa_models.report import write_run
+    from report_fixtures import make_results
+
+    return write_run(tmp_path_factory.mktemp("run") / "synthetic-run", make_results())
