@@ -59,8 +59,10 @@ def test_measured_sections_of_every_row(model_name, row, run_data, profile):
     assert row.coverage is not None and 0 <= row.coverage.n_unknown <= row.coverage.n_tokens
     if profile.data.track == "squad_v2":
         assert row.abstention is not None and 0.0 <= row.abstention.share_abstained <= 1.0
+        assert row.validation_abstention is not None and 0.0 <= row.validation_abstention.share_abstained <= 1.0
     else:
         assert row.abstention is None, "CMRC has no unanswerable questions: nothing to abstain on"
+        assert row.validation_abstention is None
 
 
 REAL_MODEL_PROBES = {"en-super-bowl": ("Denver Broncos",), "en-moon": ("Theia", "giant impact")}

@@ -75,7 +75,7 @@ def inference_record(adapter: QAAdapter, test: Sequence[Example], test_seconds: 
 def abstention_record(track: str, examples: Sequence[Example], predictions: Predictions,
                       answers: dict[str, str]) -> AbstentionRecord | None:
     """Span quality if the model never abstained, and how well its no-answer probabilities
-    separate the two kinds of question, on test.
+    separate the two kinds of question, on ``examples`` (test, and validation where fixes are judged).
 
     A model whose no-answer probabilities are no better than chance (AUROC near 0.5) gets
     its best validation F1 by abstaining on everything, and then shows HasAns F1 near 0

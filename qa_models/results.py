@@ -199,7 +199,10 @@ class ModelResult:
     probes: list[ProbeAnswer]
     inference: InferenceRecord | None = None
     abstention: AbstentionRecord | None = None
-    """None for a track without unanswerable questions."""
+    """On test; None for a track without unanswerable questions."""
+    validation_abstention: AbstentionRecord | None = None
+    """The same diagnostics on validation, where fixes for a model that abstains are judged
+    (never on test)."""
     prediction: dict[str, int | float | str | None] = field(default_factory=dict)
     """The adapter's scalar counters of its test predictions (span windows, snapped answers, ...)."""
     coverage: CoverageRecord | None = None
@@ -210,6 +213,7 @@ class ModelResult:
 SECTIONS: dict[str, type] = {
     "inference": InferenceRecord,
     "abstention": AbstentionRecord,
+    "validation_abstention": AbstentionRecord,
     "coverage": CoverageRecord,
     "cross_lingual": CrossLingualRecord,
     "speed": SpeedRecord,

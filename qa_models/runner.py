@@ -288,6 +288,9 @@ class Evaluation:
     per_question: pd.DataFrame
     test_seconds: float
     """Wall time of predicting the whole test set at the evaluation batch size (the throughput figure)."""
+    validation_predictions: Predictions | None = None
+    validation_answers: dict[str, str] | None = None
+    """The validation answers at the tuned threshold: what a fix is judged on, never test."""
 
 
 def tune_threshold(track: str, validation: Sequence[Example], predictions: Predictions) -> float:
@@ -316,6 +319,8 @@ def evaluate(adapter: QAAdapter, data: RunData, track: str, batch_size: int) -> 
         test_answers=test_answers,
         per_question=per_question_table(track, data.test, test_answers),
         test_seconds=seconds,
+        validation_predictions=val_predictions,
+        validation_answers=val_answers,
     )
 
 
@@ -457,6 +462,8 @@ def run_row(spec: ModelSpec, profile: Profile, data: RunData, run_dir: str | Pat
     row = model_result(spec, trained, evaluation, profile.train, probes)
     row.inference = measure.inference_record(adapter, data.test, evaluation.test_seconds, batch_size, device.detect().name)
     row.abstention = measure.abstention_record(track, data.test, evaluation.test_predictions, evaluation.test_answers)
+    row.validation_abstention = measure.abstention_record(track, data.validation, evaluation.validation_predictions,
+                                                          evaluation.validation_answers)
     row.coverage = measure.coverage_record(adapter.tokenizer, data.test)
     row.cross_lingual = cross_lingual(adapter, spec, profile, model_dir)
     return row

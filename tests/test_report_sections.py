@@ -220,7 +220,8 @@ def test_speed_and_coverage_get_their_own_tables(tmp_path):
     general = _md_section(md, "## Model-specific diagnostics").split("\n### ", 1)[0]
     assert "speed_" not in general and "coverage_" not in general and "cross_lingual_" not in general
     missing = [line for line in general.splitlines() if line.startswith("> Not measured in this run:")]
-    assert len(missing) == 1 and "no-answer decision" in missing[0]  # abstention is the one left unmeasured
+    # abstention, on test and on validation, is what is left unmeasured
+    assert len(missing) == 2 and all("no-answer decision" in line for line in missing)
     frame = pd.read_csv(paths.results_csv)
     assert {"speed_train_ratio_fast_over_plain", "coverage_share", "cross_lingual_f1"} <= set(frame.columns)
     html_text = paths.report_html.read_text(encoding="utf-8")
@@ -234,11 +235,12 @@ def test_no_speed_or_coverage_sections_without_their_keys(written):
     # Instead, one line per missing measurement names the command that takes it.
     section = _md_section(md, "## Model-specific diagnostics")
     notes = [line for line in section.splitlines() if line.startswith("> Not measured in this run:")]
-    assert len(notes) == 4
+    assert len(notes) == 5  # abstention on test and on validation, cross-lingual, speed, coverage
     assert any("`pytest bench -m benchmark`" in line for line in notes)
     assert any("CMRC data" in line for line in notes)
     frame = pd.read_csv(written.results_csv)
-    assert not [c for c in frame.columns if c.startswith(("speed_", "coverage_", "cross_lingual_", "abstention_", "extra_"))]
+    assert not [c for c in frame.columns if c.startswith(("speed_", "coverage_", "cross_lingual_", "abstention_",
+                                                                     "validation_abstention_", "extra_"))]
 
 
 def test_dodge_separates_points_at_the_same_cost():

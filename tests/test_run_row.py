@@ -50,6 +50,8 @@ def test_cli_run_writes_typed_results_with_every_measured_section(tiny_run):
     assert 0 < row.inference.latency_p50_s <= row.inference.latency_p95_s
 
     assert row.abstention is not None and 0.0 <= row.abstention.share_abstained <= 1.0
+    # The same diagnostics on validation, where fixes are judged.
+    assert row.validation_abstention is not None and 0.0 <= row.validation_abstention.share_abstained <= 1.0
     assert row.coverage is not None and row.coverage.kind == "unk" and row.coverage.n_tokens > 0
     assert row.cross_lingual is not None and row.cross_lingual.total > 0  # the tiny profile's CMRC fixtures
     assert row.speed is None  # the speed suite did not run

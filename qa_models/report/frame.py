@@ -22,7 +22,7 @@ from .stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci, paired_bootstr
 GIB = 2**30
 SUBSETS = ("all", "HasAns", "NoAns")
 
-MEASUREMENTS = ("abstention", "cross_lingual", "speed", "coverage")
+MEASUREMENTS = ("abstention", "validation_abstention", "cross_lingual", "speed", "coverage")
 """The optional measurement sections (``results.SECTIONS``) tabulated per field, in report order;
 ``inference`` has its own columns and tables."""
 

@@ -274,6 +274,12 @@ _MEASUREMENT_TEXT = {
                    "questions (0.5 = chance; then the best-F1 threshold can only abstain everywhere or nowhere).",
                    "span quality apart from the no-answer decision; the runner measures it on a track with "
                    "unanswerable questions (`pytest bench --qa-track squad_v2`)"),
+    "validation_abstention": ("The same on validation, where fixes are judged",
+                              "The fields above, measured on the validation questions at the same threshold. A fix "
+                              "for a model that abstains everywhere is chosen on these numbers and on validation F1, "
+                              "never on test.",
+                              "validation diagnostics of the no-answer decision; the runner measures them on a track "
+                              "with unanswerable questions (`pytest bench --qa-track squad_v2`)"),
     "cross_lingual": ("Cross-lingual: CMRC 2018 scores of SQuAD-trained models",
                       "Each SQuAD-trained checkpoint answers the CMRC 2018 test questions, scored with the CMRC metric "
                       "(EM and F1 on a 0-100 scale). unk_share is the tokenizer's unknown-token share of those contexts; "
