@@ -18,6 +18,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 Method = Literal["span", "generative"]
+LossMask = Literal["answer", "prompt_and_answer"]
+
+DEFAULT_NO_ANSWER_TEXT = "unanswerable"
+"""What a generative model answers when the context does not hold the answer (default).
+
+One lower-case English word, chosen because (1) it is SQuAD v2's own name for such questions,
+so an instruct model understands it zero-shot; (2) it is never an answer span in SQuAD and
+rare inside contexts; (3) it has no brackets or punctuation that tokenisers split
+unpredictably. ``ModelSpec.no_answer_text`` overrides it per row (issue 11 tried others)."""
+
+DEFAULT_SYSTEM_PROMPT = (
+    "Answer the question with a short span copied verbatim from the context. If the context "
+    "does not contain the answer, reply exactly: {no_answer}"
+)
+"""Task instructions sent as the system message of every generative prompt (default); the
+``{no_answer}`` placeholder becomes ``ModelSpec.no_answer_text``. Kept short: it is repeated
+in every training sequence and every prompt."""
 Family = Literal["bert", "llama3", "qwen", "other"]
 
 
@@ -47,6 +64,23 @@ class LoraSpec:
         _require(self.r > 0, f"lora.r must be positive, got {self.r}")
         _require(self.alpha > 0, f"lora.alpha must be positive, got {self.alpha}")
         _require(0.0 <= self.dropout < 1.0, f"lora.dropout must be in [0, 1), got {self.dropout}")
+
+
+def _check_system_prompt(model: str, system_prompt: str) -> None:
+    """A system prompt must name the no-answer reply through ``{no_answer}`` and hold no other
+    placeholder (``str.format`` would fail on it at the first prompt, long after loading)."""
+    _require(
+        "{no_answer}" in system_prompt,
+        f"model {model}: system_prompt must contain the placeholder {{no_answer}} so the model is told "
+        f"what to reply when the context lacks the answer; got {system_prompt!r}",
+    )
+    try:
+        system_prompt.format(no_answer="")
+    except (KeyError, IndexError, ValueError) as error:
+        raise ConfigError(
+            f"model {model}: system_prompt has a placeholder other than {{no_answer}} ({error!r}); "
+            "write literal braces as {{ and }}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -95,6 +129,17 @@ class ModelSpec:
     end_of_turn_token: str | None = None
     """Generative: the token that closes the assistant turn ("<|eot_id|>" for Llama 3,
     "<|im_end|>" for Qwen ChatML). Decoding stops on it and training supervises it."""
+    no_answer_text: str = DEFAULT_NO_ANSWER_TEXT
+    """Generative: the exact reply that means "the context does not hold the answer". Training
+    targets use it, a reply equal to it (case, quotes and a final full stop ignored) becomes "",
+    and ``na_prob`` is the probability of its first token at the first generated position."""
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    """Generative: the system message of every prompt; ``{no_answer}`` is replaced by
+    ``no_answer_text`` and must appear, so the model is told what to write."""
+    loss_mask: LossMask = "answer"
+    """Generative training: which tokens the loss covers. "answer": only the reply and the
+    end-of-turn token (prompt labels -100, the usual instruction-tuning choice). "prompt_and_answer":
+    every token, so the model also learns to model the prompt (the classic ablation)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_id", str(self.model_id))  # a Path is welcome; store text
@@ -117,6 +162,12 @@ class ModelSpec:
             self.method != "generative" or self.end_of_turn_token,
             f"model {self.name}: generative models need end_of_turn_token (e.g. '<|eot_id|>' or '<|im_end|>')",
         )
+        _require(
+            bool(self.no_answer_text) and self.no_answer_text == self.no_answer_text.strip(),
+            f"model {self.name}: no_answer_text must be non-empty without surrounding spaces, got {self.no_answer_text!r}",
+        )
+        _require(self.loss_mask in ("answer", "prompt_and_answer"), f"model {self.name}: loss_mask must be 'answer' or 'prompt_and_answer', got {self.loss_mask!r}")
+        _check_system_prompt(self.name, self.system_prompt)
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,19 @@ A generative row reads one chat prompt per question: a system message with the t
 user message holding the context and the question, rendered with the model's *own* chat
 template (``tokenizer.apply_chat_template``), so Llama 3 and Qwen differ only in their
 templates and special tokens, never in code. The assistant turn it learns to write is the
-answer copied from the context, or exactly ``NO_ANSWER``, closed by the model's end-of-turn
-token (``ModelSpec.end_of_turn_token``).
+answer copied from the context, or exactly the row's no-answer reply
+(``ModelSpec.no_answer_text``, default ``NO_ANSWER``), closed by the model's end-of-turn
+token (``ModelSpec.end_of_turn_token``). The system message is ``ModelSpec.system_prompt``.
 
 Training sequences are ``prompt ids + target ids``, tokenised separately, so the boundary
 between the two is exact and identical to what generation sees (generation continues the
-prompt ids). Labels are -100 on every prompt token (and on padding, added by the collator):
-the loss covers only the answer tokens and the end-of-turn token.
+prompt ids). By default (``ModelSpec.loss_mask == "answer"``) labels are -100 on every prompt
+token (and on padding, added by the collator): the loss covers only the answer tokens and
+the end-of-turn token.
 
 Prompts longer than ``ModelSpec.max_seq_length`` tokens are shortened by cutting the *end of
 the context* only; the template, the system prompt and the question stay intact. When the
-cut removes a gold answer, the training target becomes ``NO_ANSWER`` (as a span window that
+cut removes a gold answer, the training target becomes the no-answer reply (as a span window that
 does not hold the answer is labelled "no answer"), and the number of such examples is
 reported.
 """
@@ -24,28 +26,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Sequence
 
-from .config import ModelSpec
+from .config import DEFAULT_NO_ANSWER_TEXT, DEFAULT_SYSTEM_PROMPT, ModelSpec
 from .data import Example
 
 if TYPE_CHECKING:
     import datasets
 
-NO_ANSWER = "unanswerable"
-"""What a generative model answers when the context does not hold the answer.
+NO_ANSWER = DEFAULT_NO_ANSWER_TEXT
+"""The default no-answer reply (``config.DEFAULT_NO_ANSWER_TEXT``); a row sets its own with
+``ModelSpec.no_answer_text``."""
 
-One fixed lower-case English word, chosen because (1) it is SQuAD v2's own name for such
-questions, so an instruct model understands it zero-shot; (2) it is never an answer span in
-SQuAD and rare inside contexts; (3) it has no brackets or punctuation that tokenisers split
-unpredictably; and (4) its first token (lower-case "un..." in the byte-level BPE
-vocabularies) rarely starts a real answer, which keeps ``na_prob`` = P(first token of
-NO_ANSWER) a clean score of "no answer" rather than of some answer's first word."""
+SYSTEM_PROMPT = DEFAULT_SYSTEM_PROMPT.format(no_answer=NO_ANSWER)
+"""The default system message with the default no-answer reply filled in."""
 
-SYSTEM_PROMPT = (
-    "Answer the question with a short span copied verbatim from the context. If the context "
-    f"does not contain the answer, reply exactly: {NO_ANSWER}"
-)
-"""Task instructions, sent as the system message to every generative model. Kept short: it is
-repeated in every training sequence and every prompt."""
+
+def system_prompt_of(spec: ModelSpec) -> str:
+    """The system message of ``spec``'s prompts: its template with its no-answer reply."""
+    return spec.system_prompt.format(no_answer=spec.no_answer_text)
+
 
 USER_TEMPLATE = "Context: {context}\n\nQuestion: {question}"
 """The user message. The context comes first and the question last, next to where the
@@ -88,23 +86,23 @@ def render_prompt(tokenizer: Any, question: str, context: str, system_prompt: st
     )
 
 
-def target_text(answer_text: str | None) -> str:
-    """The assistant's reply without the end-of-turn token: the answer, or NO_ANSWER."""
+def target_text(answer_text: str | None, no_answer: str = NO_ANSWER) -> str:
+    """The assistant's reply without the end-of-turn token: the answer, or ``no_answer``."""
     answer = (answer_text or "").strip()
-    return answer if answer else NO_ANSWER
+    return answer if answer else no_answer
 
 
 def render_target(answer_text: str | None, spec: ModelSpec) -> str:
-    """What the assistant turn should say: the answer (or NO_ANSWER for "" / None)
-    followed by ``spec.end_of_turn_token``."""
+    """What the assistant turn should say: the answer (or ``spec.no_answer_text`` for "" /
+    None) followed by ``spec.end_of_turn_token``."""
     if not spec.end_of_turn_token:
         raise ValueError(f"model {spec.name}: end_of_turn_token is not set")
-    return target_text(answer_text) + spec.end_of_turn_token
+    return target_text(answer_text, spec.no_answer_text) + spec.end_of_turn_token
 
 
-def is_no_answer(text: str) -> bool:
-    """True when a generated reply means NO_ANSWER (case, quotes and a final full stop ignored)."""
-    return text.strip().strip("\"'`.!").strip().lower() == NO_ANSWER
+def is_no_answer(text: str, no_answer: str = NO_ANSWER) -> bool:
+    """True when a generated reply means ``no_answer`` (case, quotes and a final full stop ignored)."""
+    return text.strip().strip("\"'`.!").strip().lower() == no_answer.lower()
 
 
 def encode(tokenizer: Any, text: str) -> list[int]:
@@ -112,13 +110,13 @@ def encode(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def no_answer_token_id(tokenizer: Any) -> int:
-    """Id of the first token of NO_ANSWER as the assistant turn starts with it (how it is
+def no_answer_token_id(tokenizer: Any, no_answer: str = NO_ANSWER) -> int:
+    """Id of the first token of ``no_answer`` as the assistant turn starts with it (how it is
     tokenised in training targets); its probability at the first generated position is
     the generative ``na_prob``."""
-    ids = encode(tokenizer, NO_ANSWER)
+    ids = encode(tokenizer, no_answer)
     if not ids:
-        raise ValueError("NO_ANSWER encodes to no tokens")
+        raise ValueError(f"no-answer reply {no_answer!r} encodes to no tokens")
     return ids[0]
 
 
@@ -260,15 +258,18 @@ def encode_for_training(
     spec: ModelSpec,
     *,
     on_truncated_answer: Literal["no_answer", "drop"] = "no_answer",
-    system_prompt: str = SYSTEM_PROMPT,
 ) -> EncodedPrompts:
-    """Prompt + target token ids and labels for every example.
+    """Prompt + target token ids and labels for every example, prompts written with
+    ``spec``'s system prompt.
 
-    ``labels`` is -100 on every prompt token, and equals ``input_ids`` on the target: the
-    answer (or NO_ANSWER) tokens and the end-of-turn token. A gold answer cut away by
-    context truncation becomes NO_ANSWER (``"no_answer"``) or drops the example (``"drop"``).
+    With ``spec.loss_mask == "answer"``, ``labels`` is -100 on every prompt token and equals
+    ``input_ids`` on the target: the answer (or no-answer reply) tokens and the end-of-turn
+    token; with ``"prompt_and_answer"`` it equals ``input_ids`` everywhere. A gold answer cut
+    away by context truncation becomes the no-answer reply (``"no_answer"``) or drops the
+    example (``"drop"``).
     """
     eot_id = end_of_turn_id(tokenizer, spec)
+    system_prompt = system_prompt_of(spec)
     out = EncodedPrompts(input_ids=[], labels=[], example_ids=[])
     for example in examples:
         fitted = fit_prompt(tokenizer, example.question, example.context, spec.max_seq_length, system_prompt)
@@ -286,16 +287,16 @@ def encode_for_training(
         if not target_ids or target_ids[-1] != eot_id:
             raise ValueError(f"model {spec.name}: target of {example.id!r} does not end with the end-of-turn token")
         out.input_ids.append(fitted.input_ids + target_ids)
-        out.labels.append([IGNORE_INDEX] * len(fitted.input_ids) + target_ids)
+        prompt_labels = fitted.input_ids if spec.loss_mask == "prompt_and_answer" else [IGNORE_INDEX] * len(fitted.input_ids)
+        out.labels.append(prompt_labels + target_ids)
         out.example_ids.append(example.id)
     out.stats = out.summary()
     return out
 
 
-def encode_prompts(
-    tokenizer: Any, examples: Sequence[Example], spec: ModelSpec, system_prompt: str = SYSTEM_PROMPT
-) -> tuple[list[list[int]], int]:
-    """Prompt ids for prediction (same truncation as training) and how many were cut."""
+def encode_prompts(tokenizer: Any, examples: Sequence[Example], spec: ModelSpec) -> tuple[list[list[int]], int]:
+    """Prompt ids for prediction (same prompt and truncation as training) and how many were cut."""
+    system_prompt = system_prompt_of(spec)
     prompts, truncated = [], 0
     for example in examples:
         fitted = fit_prompt(tokenizer, example.question, example.context, spec.max_seq_length, system_prompt)
@@ -322,5 +323,6 @@ __all__ = [
     "no_answer_token_id",
     "render_prompt",
     "render_target",
+    "system_prompt_of",
     "target_text",
 ]

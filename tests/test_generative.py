@@ -204,3 +204,9 @@ def test_fused_linear_cross_entropy_only_on_the_fast_path_on_a_gpu_with_liger(mo
     assert not use_fused_linear_cross_entropy(TrainSpec(fast=False))
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "liger_kernel" else real_find_spec(name, *a))
     assert not use_fused_linear_cross_entropy(TrainSpec())
+
+
+def test_a_custom_no_answer_reply_is_the_one_that_means_no_answer():
+    context = "The Tamsin enters from the north."
+    assert answer_from_reply("None.", context, "none") == ("", "no_answer")
+    assert answer_from_reply("unanswerable", context, "none") == ("", "unsnappable")

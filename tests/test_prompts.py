@@ -146,3 +146,47 @@ def test_no_answer_first_token_is_how_targets_start(tiny_model_paths, generative
         assert prompts.no_answer_token_id(tokenizer) == first_target
         with pytest.raises(ValueError, match="not one token"):
             prompts.end_of_turn_id(tokenizer, dataclasses.replace(spec, end_of_turn_token="</s>"))
+
+
+def test_a_rows_own_no_answer_reply_and_system_prompt_reach_targets_prompts_and_na_token(tiny_model_paths, generative_spec):
+    tokenizer = _tokenizer(tiny_model_paths, "qwen")
+    spec = dataclasses.replace(
+        generative_spec("qwen"), no_answer_text="none", system_prompt="Copy the answer from the context, or say {no_answer}."
+    )
+    assert prompts.system_prompt_of(spec) == "Copy the answer from the context, or say none."
+    assert prompts.render_target(None, spec) == "none<|im_end|>"
+    assert prompts.is_no_answer(" None.", spec.no_answer_text) and not prompts.is_no_answer(NO_ANSWER, spec.no_answer_text)
+    encoded = prompts.encode_for_training(tokenizer, [_example(None)], spec)
+    supervised = [t for t in encoded.labels[0] if t != IGNORE_INDEX]
+    assert tokenizer.decode(supervised) == "none<|im_end|>"
+    assert prompts.no_answer_token_id(tokenizer, spec.no_answer_text) == supervised[0]
+    (prompt_ids,), _ = prompts.encode_prompts(tokenizer, [_example(None)], spec)
+    assert "Copy the answer from the context, or say none." in tokenizer.decode(prompt_ids)
+    assert SYSTEM_PROMPT not in tokenizer.decode(prompt_ids)
+    assert encoded.input_ids[0][: len(prompt_ids)] == prompt_ids
+
+
+def test_prompt_and_answer_loss_mask_supervises_every_token(tiny_model_paths, generative_spec):
+    tokenizer = _tokenizer(tiny_model_paths, "llama3")
+    spec = dataclasses.replace(generative_spec("llama3"), loss_mask="prompt_and_answer")
+    encoded = prompts.encode_for_training(tokenizer, [_example("the Tamsin"), _example(None, qid="q2")], spec)
+    assert encoded.labels == encoded.input_ids
+    answer_only = prompts.encode_for_training(tokenizer, [_example("the Tamsin")], generative_spec("llama3"))
+    assert answer_only.input_ids[0] == encoded.input_ids[0] and answer_only.labels[0] != encoded.labels[0]
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (dict(system_prompt="Answer from the context."), "must contain the placeholder {no_answer}"),
+        (dict(system_prompt="Say {no_answer} or {answer}."), "placeholder other than {no_answer}"),
+        (dict(no_answer_text=" none"), "no_answer_text must be non-empty"),
+        (dict(no_answer_text=""), "no_answer_text must be non-empty"),
+        (dict(loss_mask="everything"), "loss_mask must be 'answer' or 'prompt_and_answer'"),
+    ],
+)
+def test_bad_generative_prompt_settings_fail_at_config_time(generative_spec, change, message):
+    from qa_models.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message.replace("{", r"\{").replace("}", r"\}")):
+        dataclasses.replace(generative_spec("qwen"), **change)

@@ -4,10 +4,12 @@
   adapters (peft) on ``spec.lora.target_modules``. Zero-shot rows load the instruct model
   as is and are never trained.
 * Training: the transformers ``Trainer`` on ``prompt + answer`` sequences whose labels are
-  -100 everywhere except the answer tokens and the end-of-turn token (``prompts``).
+  -100 everywhere except the answer tokens and the end-of-turn token (``prompts``; the
+  default ``spec.loss_mask == "answer"``).
 * Prediction: batched greedy decoding with left padding and a KV cache, stopping at the
-  end-of-turn token (or EOS). ``na_prob`` is the probability of the first token of
-  ``NO_ANSWER`` at the first generated position; a reply of ``NO_ANSWER`` becomes "" and
+  end-of-turn token (or EOS). ``na_prob`` is the probability of the first token of the
+  row's no-answer reply (``spec.no_answer_text``) at the first generated position; a reply
+  equal to it becomes "" and
   any other reply is snapped onto the context (``postprocess.snap_to_context``), so answers
   are always verbatim context substrings or "".
 * Saving: the LoRA adapter only (not merged) plus the tokenizer; without LoRA the full model.
@@ -29,6 +31,7 @@ from ..data import Example
 from ..device import has_cuda
 from ..prompts import (
     IGNORE_INDEX,
+    NO_ANSWER,
     encode_for_training,
     encode_prompts,
     end_of_turn_id,
@@ -128,17 +131,17 @@ def packing_plan(model: Any, train_spec: TrainSpec) -> tuple[bool, str]:
     )
 
 
-def answer_from_reply(reply: str, context: str) -> tuple[str, str]:
+def answer_from_reply(reply: str, context: str, no_answer: str = NO_ANSWER) -> tuple[str, str]:
     """The answer a generated reply gives, and how it was obtained.
 
-    ``("", "no_answer")`` for an empty reply or NO_ANSWER; the reply itself when it is
+    ``("", "no_answer")`` for an empty reply or ``no_answer``; the reply itself when it is
     verbatim in the context (``"verbatim"``); else the context span with the best token F1
     (``"snapped"``), or ``("", "unsnappable")`` when no context word matches it.
     """
     from ..postprocess import snap_to_context
 
     text = reply.strip()
-    if not text or is_no_answer(text):
+    if not text or is_no_answer(text, no_answer):
         return "", "no_answer"
     span, _, changed = snap_to_context(text, context)
     if not span:
@@ -171,14 +174,14 @@ def _chosen_token_logprobs(logits: Sequence[torch.Tensor], generated: torch.Tens
 
 
 def _predictions_from_replies(
-    examples: Sequence[Example], replies: Sequence[tuple[str, float, float]], truncated: int
+    examples: Sequence[Example], replies: Sequence[tuple[str, float, float]], truncated: int, no_answer: str
 ) -> Predictions:
     """``Predictions`` from one ``(reply, na_prob, score)`` per example: replies become context
     answers (``answer_from_reply``) and the outcomes are counted into ``extra``."""
     answers: dict[str, str] = {}
     outcomes = {"verbatim": 0, "snapped": 0, "unsnappable": 0, "no_answer": 0}
     for example, (reply, _, _) in zip(examples, replies):
-        answers[example.id], outcome = answer_from_reply(reply, example.context)
+        answers[example.id], outcome = answer_from_reply(reply, example.context, no_answer)
         outcomes[outcome] += 1
     return Predictions(
         answers=answers,
@@ -357,7 +360,7 @@ class GenerativeAdapter(QAAdapter):
         return result
 
     def _encode_training_set(self, train: Sequence[Example]) -> Any:
-        """The answer-only encoding of ``train``, its counts kept in ``encoding_stats``; warns
+        """The training encoding of ``train`` (``spec.loss_mask``), its counts kept in ``encoding_stats``; warns
         about answers lost to context truncation and refuses an empty result."""
         encoded = encode_for_training(self.tokenizer, train, self.spec)
         self.encoding_stats = encoded.summary()
@@ -427,7 +430,7 @@ class GenerativeAdapter(QAAdapter):
 
     @torch.inference_mode()
     def predict(self, examples: Sequence[Example], batch_size: int = 64) -> Predictions:
-        """Greedy answers, ``na_prob`` = P(first token of NO_ANSWER) at the first step, and
+        """Greedy answers, ``na_prob`` = P(first token of the no-answer reply) at the first step, and
         ``scores`` = mean log-probability of the generated tokens (stop token included)."""
         from tqdm.auto import tqdm
 
@@ -453,7 +456,7 @@ class GenerativeAdapter(QAAdapter):
         finally:
             if was_training:
                 self.model.train()
-        return _predictions_from_replies(examples, [replies[i] for i in range(len(examples))], truncated)
+        return _predictions_from_replies(examples, [replies[i] for i in range(len(examples))], truncated, self.spec.no_answer_text)
 
     def _generate_batch(self, prompts: list[list[int]], config: Any, stop_ids: list[int]) -> list[tuple[str, float, float]]:
         """One ``generate`` call on left-padded ``prompts``: per prompt the decoded reply (up to
@@ -463,7 +466,7 @@ class GenerativeAdapter(QAAdapter):
         width = input_ids.shape[1]
         out = self.model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), generation_config=config)
         generated = out.sequences[:, width:].cpu()
-        first = torch.softmax(out.logits[0].float(), dim=-1)[:, no_answer_token_id(self.tokenizer)].cpu()
+        first = torch.softmax(out.logits[0].float(), dim=-1)[:, no_answer_token_id(self.tokenizer, self.spec.no_answer_text)].cpu()
         token_logp = _chosen_token_logprobs(out.logits, generated)
         replies = []
         for row in range(len(prompts)):
