@@ -3,6 +3,7 @@ files round-trip, and bad files fail before anything loads, naming file, key and
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,19 @@ def test_run_from_yaml_reuses_the_profile_runs_checkpoint_and_metrics(tmp_path):
     assert second["checkpoint"] == first["checkpoint"]
     assert second["test"] == first["test"] and second["threshold"] == first["threshold"]
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 1
+
+
+EXPERIMENTS = sorted((CONFIG_DIR / "experiments").glob("*/*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
+def test_experiment_configs_load_and_each_changes_its_base_row(path):
+    """Experiment files (configs/experiments/<issue>/) name their base row in the header and
+    are valid configs that differ from it; otherwise they would rerun the row under a new name."""
+    header = path.read_text().splitlines()[0]
+    base_relative = header[header.index("(configs/") + len("(configs/") : header.index(".yaml)") + len(".yaml")]
+    config = load_run_config(path, resolve=False)
+    base = load_run_config(CONFIG_DIR / base_relative, resolve=False)
+    assert config.model.name != base.model.name
+    assert (dataclasses.replace(config.model, name=base.model.name), config.train) != (base.model, base.train)
+    assert config.data == base.data
