@@ -6,7 +6,9 @@ loads the checkpoint (a folder written by ``adapter.save``: ``.cache/checkpoints
 checkpoint`` or a run's ``checkpoints/<model>``), predicts the validation questions of the
 config's data, tunes the no-answer threshold on them exactly as a run does
 (``runner.tune_threshold``), and prints and writes the validation scores with the abstention
-diagnostics (share abstained, never-abstain HasAns F1, no-answer AUROC). Test is never read,
+diagnostics (share abstained, never-abstain HasAns F1, no-answer AUROC) and the F1 difference
+from answering "" everywhere with its 95% paired bootstrap interval: on a validation set that
+is half unanswerable, abstaining everywhere is the bar a model must clear. Test is never read,
 so the command can be run as often as a choice needs; a run's report carries the same
 validation numbers in its ``validation_abstention`` section.
 """
@@ -24,6 +26,7 @@ from .adapters import load_adapter
 from .config import ConfigError
 from .data import DataError
 from .files import atomic_write_json
+from .report.stats import paired_bootstrap
 from .run_config import load_run_config
 from .runner import load_run_data, score, tune_threshold
 
@@ -50,6 +53,11 @@ def validation_summary(checkpoint: str | Path, config_path: str | Path, batch_si
     threshold = tune_threshold(track, data.validation, predictions)
     answers = metrics.apply_na_threshold(predictions.answers, predictions.na_probs, threshold)
     abstention = measure.abstention_record(track, data.validation, predictions, answers)
+    gold = {e.id: e.gold_texts for e in data.validation}
+    _, f1_answers = metrics.per_question_scores(gold, answers)
+    _, f1_abstaining = metrics.per_question_scores(gold, {qid: "" for qid in gold})
+    diff, low, high, _ = paired_bootstrap({q: 100 * v for q, v in f1_answers.items()},
+                                          {q: 100 * v for q, v in f1_abstaining.items()})
     return {
         "checkpoint": str(checkpoint),
         "model": adapter.spec.name,
@@ -59,6 +67,7 @@ def validation_summary(checkpoint: str | Path, config_path: str | Path, batch_si
         "threshold": threshold,
         "validation": score(track, data.validation, answers),
         "validation_abstention": dataclasses.asdict(abstention) if abstention else None,
+        "f1_minus_abstaining_everywhere": {"diff": diff, "low": low, "high": high},
     }
 
 

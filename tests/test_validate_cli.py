@@ -39,6 +39,10 @@ def test_validate_reproduces_the_runs_validation_numbers_without_test(tmp_path, 
     assert numbers["validation"] == pytest.approx(summary["validation"])
     assert numbers["validation_abstention"] == pytest.approx(row["validation_abstention"])
     assert numbers["validation_questions"] == summary["validation"]["total"]
+    versus = numbers["f1_minus_abstaining_everywhere"]
+    abstaining_f1 = 100 * numbers["validation_unanswerable"] / numbers["validation_questions"]
+    assert versus["diff"] == pytest.approx(summary["validation"]["f1"] - abstaining_f1)
+    assert versus["low"] <= versus["diff"] <= versus["high"]
 
 
 def test_validate_names_a_folder_that_is_not_a_checkpoint(tmp_path, capsys):
