@@ -108,6 +108,22 @@ def test_validation_is_scored_every_epoch(generative_spec, examples, tmp_path):
     assert len(seen) == 2
 
 
+@pytest.mark.parametrize("kind", ["generative", "span"])
+def test_eval_every_epoch_off_predicts_nothing_during_training(generative_spec, tiny_model_paths, examples, tmp_path, kind):
+    """Off means off: no validation loss and no per-epoch prediction (the scorer is never
+    called), for both adapters; a run still scores validation once, after training."""
+    from qa_models.config import ModelSpec
+
+    spec = (generative_spec("llama3") if kind == "generative"
+            else ModelSpec(name="tiny-bert-span", model_id=str(tiny_model_paths["bert"]), max_seq_length=128, doc_stride=48))
+    adapter = create_adapter(spec)
+    seen = []
+    train_spec = TrainSpec(epochs=2, learning_rate=1e-3, batch_size=4, logging_steps=1, eval_batch_size=4, eval_every_epoch=False)
+    result = adapter.train(examples[:4], examples[4:], train_spec, tmp_path / "trainer", lambda p: seen.append(p) or {"f1": 0.0})
+    assert result.history["eval"] == [] and seen == []
+    assert result.history["loss"]
+
+
 def test_save_then_load_adapter_gives_identical_predictions(generative_spec, examples, tmp_path):
     adapter = create_adapter(generative_spec("llama3"))
     train_spec = TrainSpec(epochs=1, learning_rate=1e-2, batch_size=4, logging_steps=1)

@@ -395,8 +395,9 @@ class GenerativeAdapter(QAAdapter):
         output_dir: str | Path,
         score_validation: ValidationScorer | None,
     ) -> EpochValidation | None:
-        """The end-of-epoch callback that predicts and scores ``validation`` (None without it)."""
-        if not validation:
+        """The end-of-epoch callback that predicts and scores ``validation`` (None without it,
+        or when ``train_spec.eval_every_epoch`` is off)."""
+        if not validation or not train_spec.eval_every_epoch:
             return None
 
         def predict_and_score() -> dict[str, float]:

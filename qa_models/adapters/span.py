@@ -91,7 +91,7 @@ class SpanAdapter(QAAdapter):
             collator = DataCollatorWithPadding(self.tokenizer, pad_to_multiple_of=8 if has_cuda() else None)
 
         epoch_validation = None
-        if score_validation is not None and validation:
+        if score_validation is not None and validation and train_spec.eval_every_epoch:
             epoch_validation = training.EpochValidation(
                 lambda: score_validation(self.predict(validation, batch_size=train_spec.eval_batch_size, fast=train_spec.fast)),
                 output_dir,
