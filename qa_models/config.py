@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 Method = Literal["span", "generative"]
+Family = Literal["bert", "llama3", "qwen", "other"]
 LossMask = Literal["answer", "prompt_and_answer"]
 
 DEFAULT_NO_ANSWER_TEXT = "unanswerable"
@@ -35,7 +36,6 @@ DEFAULT_SYSTEM_PROMPT = (
 """Task instructions sent as the system message of every generative prompt (default); the
 ``{no_answer}`` placeholder becomes ``ModelSpec.no_answer_text``. Kept short: it is repeated
 in every training sequence and every prompt."""
-Family = Literal["bert", "llama3", "qwen", "other"]
 
 
 class ConfigError(ValueError):

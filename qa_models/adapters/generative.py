@@ -440,6 +440,7 @@ class GenerativeAdapter(QAAdapter):
         eot = end_of_turn_id(self.tokenizer, self.spec)
         stop_ids = [eot] + [i for i in (self.tokenizer.eos_token_id,) if i is not None and i != eot]
         config = self._generation_config(stop_ids)
+        na_token = no_answer_token_id(self.tokenizer, self.spec.no_answer_text)  # once, not per batch
 
         # Longest prompts first: little padding per batch, and an out-of-memory shows at once.
         order = sorted(range(len(examples)), key=lambda i: -len(prompts[i]))
@@ -453,13 +454,14 @@ class GenerativeAdapter(QAAdapter):
                 for batch in tqdm(
                     batches, desc=f"{self.spec.name}: generating", unit="batch", disable=len(batches) < PROGRESS_MIN_BATCHES
                 ):
-                    replies.update(zip(batch, self._generate_batch([prompts[i] for i in batch], config, stop_ids)))
+                    replies.update(zip(batch, self._generate_batch([prompts[i] for i in batch], config, stop_ids, na_token)))
         finally:
             if was_training:
                 self.model.train()
         return _predictions_from_replies(examples, [replies[i] for i in range(len(examples))], truncated, self.spec.no_answer_text)
 
-    def _generate_batch(self, prompts: list[list[int]], config: Any, stop_ids: list[int]) -> list[tuple[str, float, float]]:
+    def _generate_batch(self, prompts: list[list[int]], config: Any, stop_ids: list[int],
+                        na_token: int) -> list[tuple[str, float, float]]:
         """One ``generate`` call on left-padded ``prompts``: per prompt the decoded reply (up to
         its stop token), its ``na_prob`` and its mean token log-probability."""
         device = next(self.model.parameters()).device
@@ -467,7 +469,7 @@ class GenerativeAdapter(QAAdapter):
         width = input_ids.shape[1]
         out = self.model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), generation_config=config)
         generated = out.sequences[:, width:].cpu()
-        first = torch.softmax(out.logits[0].float(), dim=-1)[:, no_answer_token_id(self.tokenizer, self.spec.no_answer_text)].cpu()
+        first = torch.softmax(out.logits[0].float(), dim=-1)[:, na_token].cpu()
         token_logp = _chosen_token_logprobs(out.logits, generated)
         replies = []
         for row in range(len(prompts)):
