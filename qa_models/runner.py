@@ -300,12 +300,19 @@ def tune_threshold(track: str, validation: Sequence[Example], predictions: Predi
     return float(metrics.best_na_threshold(gold_of(validation), predictions.answers, predictions.na_probs))
 
 
+def judge_validation(adapter: QAAdapter, validation: Sequence[Example], track: str,
+                     batch_size: int) -> tuple[Predictions, float, dict[str, str]]:
+    """Predict ``validation``, tune the no-answer threshold on it and apply it: the predictions,
+    the threshold and the answers every choice is judged by (a run's and ``qa_models.validate``'s)."""
+    with explain_out_of_memory("prediction", adapter.spec.name):
+        predictions = adapter.predict(validation, batch_size=batch_size)
+    threshold = tune_threshold(track, validation, predictions)
+    return predictions, threshold, metrics.apply_na_threshold(predictions.answers, predictions.na_probs, threshold)
+
+
 def evaluate(adapter: QAAdapter, data: RunData, track: str, batch_size: int) -> Evaluation:
     """Tune the no-answer threshold on validation, then score test with it (never tuned on test)."""
-    with explain_out_of_memory("prediction", adapter.spec.name):
-        val_predictions = adapter.predict(data.validation, batch_size=batch_size)
-    threshold = tune_threshold(track, data.validation, val_predictions)
-    val_answers = metrics.apply_na_threshold(val_predictions.answers, val_predictions.na_probs, threshold)
+    val_predictions, threshold, val_answers = judge_validation(adapter, data.validation, track, batch_size)
     start = time.perf_counter()
     with explain_out_of_memory("prediction", adapter.spec.name):
         test_predictions = adapter.predict(data.test, batch_size=batch_size)

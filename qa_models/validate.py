@@ -5,12 +5,12 @@
 loads the checkpoint (a folder written by ``adapter.save``: ``.cache/checkpoints/<row>-<key>/
 checkpoint`` or a run's ``checkpoints/<model>``), predicts the validation questions of the
 config's data, tunes the no-answer threshold on them exactly as a run does
-(``runner.tune_threshold``), and prints and writes the validation scores with the abstention
+(``runner.judge_validation``), and prints and writes the validation scores with the abstention
 diagnostics (share abstained, never-abstain HasAns F1, no-answer AUROC) and the F1 difference
 from answering "" everywhere with its 95% paired bootstrap interval: on a validation set that
-is half unanswerable, abstaining everywhere is the bar a model must clear. Test is never read,
-so the command can be run as often as a choice needs; a run's report carries the same
-validation numbers in its ``validation_abstention`` section.
+is half unanswerable, abstaining everywhere is the bar a model must clear. Test is loaded
+with the data but never predicted or scored, so the command can be run as often as a
+choice needs; a run's report carries the same validation numbers in its ``validation_abstention`` section.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from .data import DataError
 from .files import atomic_write_json
 from .report.stats import paired_bootstrap
 from .run_config import load_run_config
-from .runner import load_run_data, score, tune_threshold
+from .runner import judge_validation, load_run_data, score
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,9 +49,8 @@ def validation_summary(checkpoint: str | Path, config_path: str | Path, batch_si
     data = load_run_data(config.data, config.train.seed)
     adapter = load_adapter(checkpoint)
     track = config.data.track
-    predictions = adapter.predict(data.validation, batch_size=batch_size or config.train.eval_batch_size)
-    threshold = tune_threshold(track, data.validation, predictions)
-    answers = metrics.apply_na_threshold(predictions.answers, predictions.na_probs, threshold)
+    predictions, threshold, answers = judge_validation(adapter, data.validation, track,
+                                                       batch_size or config.train.eval_batch_size)
     abstention = measure.abstention_record(track, data.validation, predictions, answers)
     gold = {e.id: e.gold_texts for e in data.validation}
     _, f1_answers = metrics.per_question_scores(gold, answers)
