@@ -89,8 +89,91 @@ def _end_after_combining_marks(context: str) -> np.ndarray | None:
     return np.minimum.accumulate(candidates[::-1])[::-1]
 
 
-def _context_offsets(encoding: Any, spec: ModelSpec, width: int, examples: Sequence[Example]) -> np.ndarray:
-    """[n_windows, width, 2] offsets with NOT_CONTEXT for every non-context token.
+@dataclass
+class _EdgeTables:
+    """Per-character tables of one context for ``_answer_edges`` (each of length len + 1)."""
+
+    next_visible: np.ndarray
+    """First position at or after c that is not whitespace (len when none)."""
+    visible_end: np.ndarray
+    """``visible_end[e]``: one past the last non-whitespace character before e (0 when none)."""
+    punct: np.ndarray
+    """True where the character is neither a letter, a digit, a mark nor whitespace."""
+    run_end: np.ndarray
+    """One past the end of the punctuation run that holds c (c itself outside a run)."""
+    run_start: np.ndarray
+    """First position of the punctuation run that holds c (c itself outside a run)."""
+    joiner: np.ndarray
+    """True on hyphens, dashes and slashes (marks that join two words: "Sino-Tibetan")."""
+    closers_end: np.ndarray
+    """First position at or after c that is not a closing quote."""
+
+
+JOINERS = "-\u2010\u2011\u2012\u2013\u2014/"
+CLOSERS = "\"'\u201d\u2019\u00bb"
+
+
+def _edge_tables(context: str) -> _EdgeTables:
+    n = len(context)
+    space = np.fromiter((ch.isspace() for ch in context), dtype=bool, count=n)
+    punct = np.fromiter((not (ch.isalnum() or ch.isspace() or unicodedata.combining(ch)) for ch in context), dtype=bool, count=n)
+    positions = np.arange(n + 1)
+    visible = np.append(~space, True)
+    next_visible = np.minimum.accumulate(np.where(visible, positions, n)[::-1])[::-1]
+    last_visible = np.maximum.accumulate(np.where(np.append(~space, False), positions, -1))  # at or before c
+    visible_end = np.concatenate([[0], last_visible[:-1] + 1])
+    not_punct = np.append(~punct, True)
+    last_other = np.maximum.accumulate(np.where(not_punct, positions, -1))  # last non-mark at or before c
+    run_start = np.where(not_punct, positions, last_other + 1)
+    after = np.where(not_punct, positions, n)
+    run_end = np.where(not_punct, positions, np.minimum.accumulate(after[::-1])[::-1])
+    joiner = np.fromiter((ch in JOINERS for ch in context), dtype=bool, count=n)
+    closer = np.fromiter((ch in CLOSERS for ch in context), dtype=bool, count=n)
+    closers_end = np.minimum.accumulate(np.where(np.append(~closer, True), positions, n)[::-1])[::-1]
+    return _EdgeTables(next_visible, visible_end, np.append(punct, False), run_end, run_start,
+                       np.append(joiner, False), closers_end)
+
+
+def _answer_edges(pairs: np.ndarray, tables: _EdgeTables) -> np.ndarray:
+    """Move every token's start to where an answer can start in it, and its end to where an
+    answer can end in it: offsets of byte-level BPE tokens (Llama 3, Qwen) include the leading
+    space (" Moon" is characters 3-8 of "The Moon"), and their pre-tokeniser keeps runs of
+    punctuation in one token ("),", ".\"", "..."). WordPiece splits every punctuation mark, so
+    a BERT answer can end at ")" of "),"; these tokens could not. The label of an answer ending
+    at ")" now decodes to ")" rather than ")," (and " Moon" to "Moon"): a start skips leading
+    whitespace, and an end drops trailing whitespace, plus the marks below. A token that is only
+    whitespace keeps its offsets. Measured on the shared SQuAD files by
+    ``python -m qa_models.tokenizer_check`` (docs/BENCHMARKS.md)."""
+    starts, ends = pairs[:, 0].copy(), pairs[:, 1].copy()
+    real = ends > starts
+    s = np.where(real, tables.next_visible[np.clip(starts, 0, len(tables.next_visible) - 1)], starts)
+    visible = real & (s < ends)
+    s = np.where(visible, s, starts)
+    e = np.where(visible, tables.visible_end[np.clip(ends, 0, len(tables.visible_end) - 1)], ends)
+    e = np.maximum(e, s + visible)
+    # Leading run of two or more marks: an answer starts at its last mark; a lone hyphen, dash or
+    # slash before a word ("-Tibet" of "Sino-Tibetan") is skipped. Trailing run: an answer ends
+    # after its first mark and the closing quotes right after it (")" of "),", "%" of "%)", but
+    # ".\"" of a quoted sentence). Start and end are read independently (a start offset only
+    # ever starts an answer), so a token of marks alone, such as " \"'" or "),", gets both.
+    run_to = np.minimum(tables.run_end[s], e)
+    lead = visible & tables.punct[s] & (run_to - s >= 2)
+    joined = visible & tables.joiner[s] & (run_to - s == 1) & (run_to < e)
+    last = np.clip(e - 1, 0, len(tables.punct) - 1)
+    run_from = np.maximum(tables.run_start[last], s)
+    trail = visible & tables.punct[last] & (e - run_from >= 2)
+    kept_end = np.minimum(tables.closers_end[np.clip(run_from + 1, 0, len(tables.closers_end) - 1)], e)
+    s = np.where(lead, run_to - 1, np.where(joined, run_to, s))
+    e = np.where(trail, kept_end, e)
+    return np.stack([s, e], axis=1).astype(np.int32)
+
+
+def _context_offsets(encoding: Any, spec: ModelSpec, width: int, examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
+    """Two [n_windows, width, 2] offset arrays with NOT_CONTEXT for every non-context token:
+    the characters each token covers (what labels are found with, so a gold answer that ends
+    with the "," of a ")," token is still inside its span), and where an answer can start and
+    end inside each token (``_answer_edges``: no leading space, no run of marks beyond the one
+    an answer keeps), which is what answers are cut with.
 
     A token's end is extended over the combining marks (e.g. U+0301) that follow it. Normalizers
     delete them (BERT's strip_accents) or fold them into the previous letter (Qwen's NFC), so
@@ -98,8 +181,10 @@ def _context_offsets(encoding: Any, spec: ModelSpec, width: int, examples: Seque
     only be labelled, and cut, as "e" without its accent or with the next word attached.
     """
     context_id = _context_sequence_id(spec)
-    out = np.full((len(encoding["input_ids"]), width, 2), NOT_CONTEXT, dtype=np.int32)
+    covering = np.full((len(encoding["input_ids"]), width, 2), NOT_CONTEXT, dtype=np.int32)
+    edges = covering.copy()
     extend_tables: dict[int, np.ndarray | None] = {}
+    edge_tables: dict[int, _EdgeTables] = {}
     for f, pairs in enumerate(encoding["offset_mapping"]):
         sequence_ids = np.asarray([-1 if s is None else s for s in encoding.sequence_ids(f)])
         in_context = sequence_ids == context_id
@@ -107,12 +192,14 @@ def _context_offsets(encoding: Any, spec: ModelSpec, width: int, examples: Seque
         example = int(encoding["overflow_to_sample_mapping"][f])
         if example not in extend_tables:
             extend_tables[example] = _end_after_combining_marks(examples[example].context)
+            edge_tables[example] = _edge_tables(examples[example].context)
         table = extend_tables[example]
         if table is not None:
             ends = pairs[:, 1]
             pairs[:, 1] = np.where(in_context, table[np.clip(ends, 0, len(table) - 1)], ends)
-        out[f, : len(pairs)][in_context] = pairs[in_context]
-    return out
+        covering[f, : len(pairs)][in_context] = pairs[in_context]
+        edges[f, : len(pairs)][in_context] = _answer_edges(pairs[in_context], edge_tables[example])
+    return covering, edges
 
 
 def _model_columns(encoding: Any) -> dict[str, list]:
@@ -164,21 +251,50 @@ def answer_char_spans(examples: Sequence[Example]) -> np.ndarray:
     return spans
 
 
+@dataclass
+class LabelledWindows:
+    """The training windows of a set of examples with everything needed to read their labels
+    back: model inputs, character offsets, null positions and start/end labels.
+
+    ``build_train_features`` turns it into the Trainer's dataset; ``qa_models.tokenizer_check``
+    decodes the labels through ``postprocess`` to prove they point at the gold answers.
+    """
+
+    columns: dict[str, list]
+    """Model inputs (input_ids, attention_mask, token_type_ids where the model has them)."""
+    example_index: np.ndarray
+    """[n_windows] index into the examples list of each window's example."""
+    offsets: np.ndarray
+    """[n_windows, width, 2] int32 character offsets answers are cut with; NOT_CONTEXT outside the context."""
+    null_index: np.ndarray
+    """[n_windows] token position that scores "no answer" in each window."""
+    start_positions: np.ndarray
+    """[n_windows] start label (the null position when the window lacks the whole answer)."""
+    end_positions: np.ndarray
+    """[n_windows] end label."""
+
+
+def label_train_windows(tokenizer: Any, examples: Sequence[Example], spec: ModelSpec, pad_to_max: bool = False) -> LabelledWindows:
+    """Tokenise ``examples`` into windows and label every window (see ``label_windows``)."""
+    encoding = _encode(tokenizer, examples, spec, pad_to_max)
+    example_index = np.asarray(encoding["overflow_to_sample_mapping"], dtype=np.int64)
+    width = max(len(ids) for ids in encoding["input_ids"]) if encoding["input_ids"] else 0
+    covering, offsets = _context_offsets(encoding, spec, width, examples)
+    null_index = _null_positions(encoding, spec)
+    starts, ends = label_windows(covering, example_index, null_index, answer_char_spans(examples))
+    return LabelledWindows(_model_columns(encoding), example_index, offsets, null_index, starts, ends)
+
+
 def build_train_features(tokenizer: Any, examples: Sequence[Example], spec: ModelSpec, pad_to_max: bool = False) -> Dataset:
     """Labelled windows for training (and for the validation loss).
 
     ``pad_to_max`` pads every window to ``max_seq_length`` (the plain baseline); otherwise
     windows keep their own length and the collator pads each batch dynamically.
     """
-    encoding = _encode(tokenizer, examples, spec, pad_to_max)
-    example_index = np.asarray(encoding["overflow_to_sample_mapping"], dtype=np.int64)
-    width = max(len(ids) for ids in encoding["input_ids"]) if encoding["input_ids"] else 0
-    offsets = _context_offsets(encoding, spec, width, examples)
-    null_index = _null_positions(encoding, spec)
-    starts, ends = label_windows(offsets, example_index, null_index, answer_char_spans(examples))
-    columns = _model_columns(encoding)
-    columns["start_positions"] = starts.tolist()
-    columns["end_positions"] = ends.tolist()
+    windows = label_train_windows(tokenizer, examples, spec, pad_to_max)
+    columns = dict(windows.columns)
+    columns["start_positions"] = windows.start_positions.tolist()
+    columns["end_positions"] = windows.end_positions.tolist()
     return Dataset.from_dict(columns)
 
 
@@ -189,6 +305,6 @@ def build_eval_windows(tokenizer: Any, examples: Sequence[Example], spec: ModelS
     return EvalWindows(
         dataset=Dataset.from_dict(_model_columns(encoding)),
         example_index=np.asarray(encoding["overflow_to_sample_mapping"], dtype=np.int64),
-        offsets=_context_offsets(encoding, spec, width, examples),
+        offsets=_context_offsets(encoding, spec, width, examples)[1],
         null_index=_null_positions(encoding, spec),
     )
