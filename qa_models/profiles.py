@@ -298,16 +298,18 @@ def get_profile(name: str, track: str = "squad_v2") -> Profile:
 
 
 def check_needs(profile: Profile) -> None:
-    """Fail fast, with one message naming the alternative, when a profile cannot run here."""
-    if profile.needs_gpu and not has_cuda():
+    """Fail fast, with one message naming the alternative, when a profile cannot run here.
+
+    A profile's GPU need is its 4-bit rows: QLoRA's NF4 kernels exist only on CUDA, and
+    every other row runs on a CPU (slowly at full size). So ``--qa-quantize none`` lets the
+    seed profile run on a CPU, which is what its smoke run with tiny-depth models under the
+    real ids does. Under ``HF_HUB_OFFLINE=1`` every hub model and dataset the rows load must
+    already be in the Hugging Face cache (``hub_cache``); the message lists what is not.
+    """
+    if profile.needs_gpu and not has_cuda() and any(m.quantize == "4bit" for m in profile.models):
         raise ProfileError(
             f"profile '{profile.name}' needs a CUDA GPU (8B models with QLoRA) and none is visible. "
             "On a CPU use --qa-profile minilm (real encoder, offline) or --qa-profile tiny (seconds)."
-        )
-    if profile.needs_network and os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise ProfileError(
-            f"profile '{profile.name}' downloads models and SQuAD v2 from the Hugging Face hub, but HF_HUB_OFFLINE=1. "
-            "Use --qa-profile minilm with local files (--qa-train-file ...)."
         )
     for role in ("train", "validation", "test"):
         source = getattr(profile.data, role)
@@ -316,6 +318,12 @@ def check_needs(profile: Profile) -> None:
                 f"profile '{profile.name}': {role} file {source} does not exist. Point QABENCH_DATA_DIR at the shared "
                 f"data folder, pass --qa-{role}-file, or use --qa-profile tiny (fixtures only)."
             )
+    from . import hub_cache
+
+    if hub_cache.offline():
+        missing = hub_cache.missing_message(profile)
+        if missing:
+            raise ProfileError(missing)
 
 
 def _track_data(profile: Profile, options: dict[str, object]) -> DataSpec:

