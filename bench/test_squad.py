@@ -20,10 +20,16 @@ that abstains on every question scores the unanswerable share (51.5 on the share
 validation file) while answering nothing."""
 
 
-def test_training_lowers_the_loss(model_name, trained):
+def test_training_lowers_the_loss(model_name, trained, profile):
     if trained.train_result is None:
         pytest.skip(f"{model_name} is a zero-shot row: nothing is trained")
     losses = [point["loss"] for point in trained.train_result.history["loss"]]
+    cap, train = profile.data.max_train_samples, profile.train
+    if len(losses) < 2 and cap is not None and cap < 2 * train.logging_steps * train.batch_size:
+        # A smoke run (the seed profile's 32 questions at batch 16, logging every 100 steps)
+        # ends before a second loss is logged; its profile's own runs are long enough.
+        pytest.skip(f"{model_name}: {cap} training questions at batch {train.batch_size} end before a second "
+                    f"loss is logged (every {train.logging_steps} steps): too short a run for a loss curve")
     assert len(losses) >= 2, "logging_steps too large to see a loss curve"
     assert np.mean(losses[-2:]) < losses[0], f"{model_name}: training loss did not fall: {losses}"
     counts = trained.adapter.parameter_counts()
