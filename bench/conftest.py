@@ -39,7 +39,9 @@ def resolve_profile(config: pytest.Config) -> Profile:
         profile = profile_from(values)
         check_needs(profile)
     except (ProfileError, ConfigError) as error:
-        raise pytest.UsageError(str(error)) from None
+        # A UsageError raised here is reported once per bench module collected, traceback and
+        # all; pytest.exit stops the session after one line.
+        pytest.exit(f"qabench: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
     config._qa_profile = profile
     return profile
 

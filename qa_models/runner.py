@@ -11,6 +11,7 @@ rows of a run into results.json and the report.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import json
 import os
 import platform
@@ -496,11 +497,11 @@ def environment() -> dict[str, Any]:
     import torch
     import transformers
 
+    # The installed version from package metadata: importing bitsandbytes on a CPU prints a
+    # kernels-community warning on every run, and a row that does not quantise never needs it.
     try:
-        import bitsandbytes
-
-        bnb_version: str | None = bitsandbytes.__version__
-    except Exception:  # noqa: BLE001 - any import failure means "not usable here"
+        bnb_version: str | None = importlib.metadata.version("bitsandbytes")
+    except importlib.metadata.PackageNotFoundError:
         bnb_version = None
     here = device.detect()
     gpu = here.kind == "cuda"

@@ -13,6 +13,7 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -161,16 +162,57 @@ def loss_history(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+class PeakRSS:
+    """The highest resident set size of this process while a block runs, sampled by a thread.
+
+    ``ru_maxrss`` is the process's lifetime high-water mark and cannot be reset, so in a
+    pytest session it also holds whatever ran before the training (data loading, another
+    model's run). Sampling every ``interval_s`` seconds measures the block alone; a spike
+    shorter than the interval can be missed, which is why the interval is short.
+    ``start_bytes`` is the RSS when the block began (the model and data already loaded).
+    """
+
+    def __init__(self, interval_s: float = 0.02) -> None:
+        import psutil
+
+        self._process = psutil.Process()
+        self.interval_s = interval_s
+        self.start_bytes = 0
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss)
+
+    def __enter__(self) -> PeakRSS:
+        self.start_bytes = self.peak_bytes = self._process.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, name="qabench-peak-rss", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss)
+
+
 def reset_peak_memory() -> None:
-    """Start a fresh peak-memory measurement (CUDA only; RSS peaks cannot be reset)."""
+    """Start a fresh peak-memory measurement (CUDA only; on a CPU ``PeakRSS`` samples instead)."""
     if has_cuda():
         torch.cuda.reset_peak_memory_stats()
 
 
-def peak_memory() -> tuple[int, str]:
-    """Peak memory in bytes and what was measured."""
+def peak_memory(sampled: PeakRSS | None = None) -> tuple[int, str]:
+    """Peak memory in bytes and what was measured: the CUDA allocator's peak, the RSS peak
+    ``sampled`` during training (``cpu_rss_train``), or, with no sampler, the process's
+    lifetime RSS high-water mark (``cpu_rss``)."""
     if has_cuda():
         return int(torch.cuda.max_memory_allocated()), "cuda"
+    if sampled is not None:
+        return int(sampled.peak_bytes), "cpu_rss_train"
     # ru_maxrss is KiB on Linux, bytes on macOS.
     scale = 1 if sys.platform == "darwin" else 1024
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * scale, "cpu_rss"
@@ -220,13 +262,13 @@ def run_trainer(
     if last is not None:
         print(f"qabench: resuming training from {last}", file=sys.stderr)
     reset_peak_memory()
-    with Stopwatch() as clock:
+    with PeakRSS() as rss, Stopwatch() as clock:
         trainer.train(resume_from_checkpoint=last)
     # Under torchrun/accelerate every rank writes into the output folder (its RNG state in
     # each checkpoint); the caller deletes that folder once the model is saved, so no rank
     # may return before all are done with it. A no-op in a single process.
     trainer.accelerator.wait_for_everyone()
-    memory, kind = peak_memory()
+    memory, kind = peak_memory(rss)
     trained_on = detect()
     return TrainResult(
         history={
@@ -276,6 +318,27 @@ def _set_tensorboard_dir(trainer: Any, log_dir: Path) -> None:
     for callback in trainer.callback_handler.callbacks:
         if isinstance(callback, TensorBoardCallback):
             callback.logging_dir = str(log_dir)
+
+
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")
+"""What model configs call the attention-probability dropout: BERT's name, then Llama's and Qwen2's."""
+
+
+def set_attention_dropout(config: Any, spec: ModelSpec) -> Any:
+    """``config`` with ``spec.attention_dropout`` applied (unchanged when it is None). A config
+    that has no such setting is an error rather than a silent no-op, so the row never claims a
+    recipe it did not run."""
+    if spec.attention_dropout is None:
+        return config
+    keys = [key for key in ATTENTION_DROPOUT_KEYS if hasattr(config, key)]
+    if not keys:
+        raise ConfigError(
+            f"model {spec.name}: its config ({type(config).__name__}) has none of {list(ATTENTION_DROPOUT_KEYS)}; "
+            "remove attention_dropout from the row"
+        )
+    for key in keys:
+        setattr(config, key, spec.attention_dropout)
+    return config
 
 
 def quantization_kwargs(spec: ModelSpec) -> dict[str, Any]:

