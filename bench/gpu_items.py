@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from bench.gpu_lengths import plan_rows
 from bench.gpu_steps import Settings, build_random, free_memory, gib, run_steps, tiny_tokenizer
 from qa_models.device import has_cuda
 
@@ -93,8 +93,7 @@ class GpuCheck:
     # -- 1. bert-base span ---------------------------------------------------------
 
     def bert(self, variant: str) -> dict[str, Any]:
-        import torch
-        from transformers import default_data_collator
+        from transformers import DataCollatorWithPadding
 
         from qa_models import shapes, training
         from qa_models.config import ModelSpec, TrainSpec
@@ -105,23 +104,16 @@ class GpuCheck:
                          doc_stride=min(128, self.s.bert_seq // 2))
         train_spec = TrainSpec(batch_size=self.s.bert_batch, fast=fast, eval_every_epoch=False)
         model = build_random(shapes.BERT_BASE, "span", training.torch_dtype(spec), self.s.tiny)
-        gen = torch.Generator().manual_seed(0)
         n = self.s.bert_batch * (self.s.warmup_steps + self.s.measured_steps)
-        seq, vocab = self.s.bert_seq, model.config.vocab_size
-        rows = []
-        for _ in range(n):
-            ids = torch.randint(1000 if vocab > 2000 else 5, vocab, (seq,), generator=gen)
-            start = int(torch.randint(seq // 4, seq - 10, (1,), generator=gen))
-            rows.append({
-                "input_ids": ids,
-                "token_type_ids": (torch.arange(seq) >= seq // 6).long(),
-                "attention_mask": torch.ones(seq, dtype=torch.long),
-                "start_positions": torch.tensor(start),
-                "end_positions": torch.tensor(start + 3),
-            })
-        result = run_steps(model, spec, train_spec, rows, default_data_collator, self.s, self.work / "bert", self.item_deadline)
-        result.update(seq_len=seq, batch=self.s.bert_batch, attention=str(model.config._attn_implementation),
-                      windows="every window full (no padding)")
+        plan = plan_rows("bert", "span", n, model.config.vocab_size, self.s.tiny, cap=self.s.bert_seq)
+        padder = plan.tokenizer or tiny_tokenizer("bert", spec)[0]
+        # As the span adapter pads: each batch to its longest window (fast), every window to
+        # max_seq_length (plain).
+        collator = (DataCollatorWithPadding(padder, pad_to_multiple_of=8 if self.cuda else None) if fast
+                    else DataCollatorWithPadding(padder, padding="max_length", max_length=max(plan.lengths)))
+        result = run_steps(model, spec, train_spec, plan.rows, collator, self.s, self.work / "bert", self.item_deadline)
+        result.update(seq_len=max(plan.lengths), batch=self.s.bert_batch, attention=str(model.config._attn_implementation),
+                      windows="padded per batch" if fast else "padded to the longest window", **plan.summary())
         del model
         return result
 
@@ -148,19 +140,11 @@ class GpuCheck:
 
         return self.cached(f"{key}:lora", build)
 
-    def decoder_rows(self, vocab: int) -> list[dict[str, list[int]]]:
-        from qa_models.prompts import IGNORE_INDEX
-
-        rng = random.Random(0)
+    def decoder_rows(self, key: str, vocab: int) -> tuple[list[dict[str, list[int]]], dict[str, Any]]:
+        """Training rows at the seed generative row's real lengths (``bench/gpu_lengths.py``)."""
         n = self.s.dec_batch * (self.s.warmup_steps + self.s.measured_steps) * 2
-        low = 1000 if vocab > 2000 else 5
-        rows = []
-        for _ in range(n):
-            length = rng.randint(self.s.dec_min_len, self.s.dec_seq)
-            ids = [rng.randrange(low, min(vocab, 100_000)) for _ in range(length)]
-            answer = min(8, length // 2)
-            rows.append({"input_ids": ids, "labels": [IGNORE_INDEX] * (length - answer) + ids[-answer:]})
-        return rows
+        plan = plan_rows(FAMILY[key][0], "generative", n, vocab, self.s.tiny, cap=self.s.dec_seq)
+        return plan.rows, plan.summary()
 
     def decoder_train(self, key: str, *, gc_on: bool = False, packing: bool = False, liger: bool = False,
                       quantized: bool = False) -> dict[str, Any]:
@@ -198,14 +182,15 @@ class GpuCheck:
         config = lm.config
         saved_cache = config.use_cache
         try:
-            result = run_steps(model, spec, train_spec, self.decoder_rows(config.vocab_size), collator, self.s,
+            rows, lengths = self.decoder_rows(key, config.vocab_size)
+            result = run_steps(model, spec, train_spec, rows, collator, self.s,
                                self.work / key, self.item_deadline, label_names=["labels"], remove_unused_columns=False,
                                use_cache=False, use_liger_kernel=liger)
         finally:
             config.use_cache = saved_cache
             if packing:
                 lm.set_attn_implementation(saved_attention)
-        result.update(extra, seq_max=self.s.dec_seq, seq_min=self.s.dec_min_len, batch=self.s.dec_batch, packing=packing,
+        result.update(extra, **lengths, batch=self.s.dec_batch, packing=packing,
                       liger=liger, quantize="4bit" if quantized else "none", lora="r16 all-linear")
         for k in (f"{key}:lora:build_s", f"{key}:qlora:build_s"):
             if k in self.state and ((":qlora" in k) == quantized):
@@ -262,15 +247,18 @@ class GpuCheck:
             lm.gradient_checkpointing_disable()
         lm.config.use_cache = True
         spec = self.decoder_spec(key, max_seq_length=max(self.s.dec_seq, 384))
-        tokenizer, _ = tiny_tokenizer(FAMILY[key][0], spec)
-        base = load_examples(REPO / "fixtures" / "squad_v2_tiny_dev.json", split="validation").examples
-        examples = []
-        for i in range(max(self.s.gen_questions_eval, self.s.gen_questions_batch1)):
-            e = base[i % len(base)]
-            context = e.context
-            while len(context) < (300 if self.s.tiny else 1200):  # SQuAD-length contexts; the original stays a prefix
-                context = context + " " + e.context
-            examples.append(dataclasses.replace(e, id=f"{e.id}-{i}", context=context))
+        wanted = max(self.s.gen_questions_eval, self.s.gen_questions_batch1)
+        examples, tokenizer, source = self.real_questions(key, spec, wanted)
+        if examples is None:
+            tokenizer, _ = tiny_tokenizer(FAMILY[key][0], spec)
+            base = load_examples(REPO / "fixtures" / "squad_v2_tiny_dev.json", split="validation").examples
+            examples = []
+            for i in range(wanted):
+                e = base[i % len(base)]
+                context = e.context
+                while len(context) < (300 if self.s.tiny else 1200):  # SQuAD-length contexts; the original stays a prefix
+                    context = context + " " + e.context
+                examples.append(dataclasses.replace(e, id=f"{e.id}-{i}", context=context))
         eval_batch = TrainSpec().eval_batch_size
         size = 1 if batch == "batch1" else eval_batch
         n = self.s.gen_questions_batch1 if batch == "batch1" else self.s.gen_questions_eval
@@ -278,9 +266,13 @@ class GpuCheck:
         adapter.predict(examples[:1], batch_size=1)  # warm-up: kernels, allocator
         with Stopwatch() as clock:
             predictions = adapter.predict(examples[:n], batch_size=size)
-        prompt_tokens = [len(tokenizer.apply_chat_template([{"role": "user", "content": e.question + " " + e.context}], tokenize=True))
-                         for e in examples[:2]]
+        from qa_models.prompts import encode_prompts
+
+        prompt_tokens = [len(ids) for ids in encode_prompts(tokenizer, examples[:n], spec)[0]]
         return {
+            "questions_from": source,
+            "prompt_tokens_mean": round(sum(prompt_tokens) / len(prompt_tokens), 1),
+            "prompt_tokens_max": max(prompt_tokens),
             "questions": n,
             "batch_size": size,
             "harness_eval_batch_size": eval_batch,
@@ -288,9 +280,23 @@ class GpuCheck:
             "questions_per_s": round(n / clock.seconds, 3),
             "max_new_tokens": spec.max_new_tokens,
             "truncated_prompts": predictions.extra.get("truncated_prompts"),
-            "approx_prompt_tokens": prompt_tokens,
             "note": "random weights rarely emit the end-of-turn token, so most answers run to max_new_tokens",
         }
+
+    def real_questions(self, key: str, spec: Any, n: int) -> tuple[list[Any] | None, Any, str]:
+        """A seeded sample of the shared training file and the row's real tokenizer (full-size
+        shapes only: their ids overflow the tiny vocabulary); (None, None, why) otherwise."""
+        if self.s.tiny:
+            return None, None, "tiny: the project's fixtures, tiny tokenizer"
+        from qa_models import tokenizer_check
+        from qa_models.data import sample_examples
+
+        try:
+            tokenizer = tokenizer_check.load_tokenizer(tokenizer_check.tokenizer_source(FAMILY[key][0]), spec)
+            examples, path = tokenizer_check.load_file(tokenizer_check.TRAIN_FILE)
+        except tokenizer_check.TokenizerCheckError as error:
+            return None, None, f"fixtures, tiny tokenizer (real ones unavailable: {error})"
+        return sample_examples(examples, n, seed=0), tokenizer, f"real: {n} seeded questions of {path.name}, real tokenizer"
 
     # -- 4. the report's device row -------------------------------------------------------
 

@@ -10,6 +10,7 @@ re-exported from ``cost_model``, so ``cost.training_flops`` and the like keep wo
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Sequence
 
 from . import device as machine
@@ -250,22 +251,6 @@ FULL_SQUAD_V2_TRAIN_QUESTIONS = 130_319
 """Questions in the official SQuAD v2.0 train set (../shared/data/README.md)."""
 
 
-def _tokens_per_question(train_file: str, tokenizer_source: str) -> tuple[float, int, int]:
-    """Real span-window tokens per question of ``train_file`` with bert-base-uncased's
-    settings (question first, 384-token windows, stride 128), counted with the tokenizer at
-    ``tokenizer_source``."""
-    from transformers import AutoTokenizer
-
-    from .config import ModelSpec
-    from .data import load_examples
-
-    examples = load_examples(train_file, split="train").examples
-    spec = ModelSpec(name="bert-base-span", model_id=tokenizer_source)
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
-    n_tokens = count_training_tokens(tokenizer, examples, spec)
-    return n_tokens / len(examples), n_tokens, len(examples)
-
-
 def seed_projections(
     tokens_per_question: float,
     gpus: Sequence[str] = ("L4", "H100-SXM"),
@@ -309,36 +294,163 @@ def seed_projections(
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the seed profile's projected cost on full SQuAD v2 (estimates, not measurements)."""
-    import argparse
+CPU_ANCHOR = {
+    "tokens_per_s": 362.4,
+    "params": 22_566_146,
+    "what": "MiniLM-L6 span, full fine-tuning, fp32, fast path, batch 32, 2-core x86-64 CPU (torch 2 threads)",
+    "source": "docs/BENCHMARKS.md, 'CPU: MiniLM span training, fast path vs plain (measured)', run 4 (2026-11-25, commit cb52c95)",
+}
+"""The one measured CPU training throughput a CPU projection scales from: real tokens/s of a
+full fine-tune on this 2-core machine. Its model FLOP/s (6·N·tokens/s, ~4.9e10) are assumed to
+carry over to larger models, which a CPU run of bert-base has not yet checked."""
 
-    from .profiles import minilm_model_path, shared_data_dir
+TRAINED_SEED_ROWS = ("bert-base-span", "llama3-8b-generative", "llama3-8b-span", "qwen1.5-7b-generative", "qwen1.5-7b-span")
+_SHAPE_OF_FAMILY = {"bert": "bert-base-uncased", "llama3": "Meta-Llama-3-8B-Instruct", "qwen": "Qwen1.5-7B-Chat"}
+
+
+def cpu_anchor_flops_per_s(anchor: dict[str, Any] = CPU_ANCHOR) -> float:
+    """Model FLOP/s the CPU anchor sustained (full fine-tuning: 6·N per token)."""
+    return training_flops(anchor["params"], anchor["params"], anchor["tokens_per_s"])
+
+
+def measured_row_stats(stats: dict[str, Any], row: str) -> dict[str, Any]:
+    """A row's measured token counts in a ``tokenizer_check`` stats document (its ``full`` part)."""
+    for entry in stats["full"]["tokenizers"].values():
+        if row in entry["rows"]:
+            return entry["rows"][row]
+    raise CostError(f"no measured token counts for row {row!r}; regenerate them with: "
+                    "python -m qa_models.tokenizer_check --profile seed --write-stats docs/seed_token_stats.json")
+
+
+def measured_seed_projections(
+    stats: dict[str, Any],
+    devices: Sequence[str] = ("L4", "H100-SXM", "cpu"),
+    questions: int = FULL_SQUAD_V2_TRAIN_QUESTIONS,
+    mfu: float = DEFAULT_MFU,
+    rows: Sequence[str] = TRAINED_SEED_ROWS,
+) -> list[dict[str, Any]]:
+    """Projected cost of the seed profile's trained rows on full SQuAD v2 from each row's
+    *measured* tokens per question (its own tokenizer, layout and length: span windows, or
+    prompt + answer) and its longest measured training sequence (the memory term).
+
+    GPU time is FLOPs over the datasheet peak at the assumed MFU; CPU time scales the measured
+    CPU anchor (``CPU_ANCHOR``) by FLOPs per token. Both are projections; the token counts are
+    measurements."""
+    from . import shapes
+    from .profiles import seed_profile
+
+    profile = seed_profile()
+    anchor = cpu_anchor_flops_per_s()
+    out = []
+    for row in rows:
+        spec = next(m for m in profile.models if m.name == row)
+        measured = measured_row_stats(stats, row)
+        shape = _SHAPE_OF_FAMILY[spec.family]
+        counts = shapes.parameter_counts_on_meta(shape, spec.lora, spec.method)
+        dims = ModelDims.from_config(shapes.full_size_config(shape), spec.method)
+        per_question = float(measured["training_tokens_per_question"])
+        n_tokens = int(round(per_question * questions))
+        method = method_of(spec)
+        trainable = counts.total if method == "full" else counts.trainable
+        for key in devices:
+            device = get_device(key)
+            tokens_per_s = None
+            if device.key == "cpu":
+                tokens_per_s = anchor / training_flops(counts.total, trainable, 1, 1, spec.gradient_checkpointing)
+            estimate = estimate_run(
+                counts.total, trainable, n_tokens, profile.train.epochs, method, device, mfu=mfu,
+                measured_tokens_per_s=tokens_per_s, precision="fp32" if device.key == "cpu" else "bf16",
+                batch_size=profile.train.batch_size, seq_len=int(measured["sequence_length"]["max"]), dims=dims,
+                gradient_checkpointing=spec.gradient_checkpointing,
+            )
+            out.append({
+                "model": row, "method": estimate.method, "gpu": estimate.device,
+                "params_total": counts.total, "params_trainable": trainable,
+                "tokens_per_question": per_question, "tokens_per_epoch": n_tokens, "epochs": estimate.epochs,
+                "seq_len_for_memory": int(measured["sequence_length"]["max"]),
+                "flops": estimate.flops, "hours": estimate.hours,
+                "time_basis": "CPU anchor" if device.key == "cpu" else f"assumed {mfu:.0%} MFU",
+                "mfu_assumed": estimate.mfu, "peak_memory_gib": estimate.peak_memory_bytes / GiB,
+                "device_memory_gib": estimate.device_memory_bytes / GiB, "fits": estimate.fits,
+                "runs_here": not (method == "qlora" and device.key == "cpu"),
+            })
+    return out
+
+
+def measured_projection_table(rows: Sequence[dict[str, Any]]) -> str:
+    """``measured_seed_projections`` as Markdown; times in hours so the column compares."""
+    columns = ["model", "method", "device", "tokens/question (measured)", "tokens/epoch", "FLOPs (3 epochs)",
+               "projected time", "time from", "peak memory (est.)", "fits"]
+    cells = []
+    for row in rows:
+        fits = ("yes" if row["fits"] else "no") if row["runs_here"] else "cannot run: QLoRA needs CUDA"
+        cells.append([
+            row["model"], row["method"], row["gpu"], f"{row['tokens_per_question']:.1f}", f"{row['tokens_per_epoch']:,}",
+            f"{row['flops']:.3g}", f"{row['hours']:,.2f} h" if row["hours"] is not None else "unknown", row["time_basis"],
+            f"{row['peak_memory_gib']:.1f} of {row['device_memory_gib']:.1f} GiB", fits,
+        ])
+    return markdown_table(columns, cells)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the seed profile's projected cost on full SQuAD v2 from measured token counts."""
+    import argparse
+    import json
+    from pathlib import Path
 
     parser = argparse.ArgumentParser(
         prog="python -m qa_models.cost",
-        description="Project the founding experiment's fine-tunes (bert-base full; Llama-3-8B and Qwen1.5-7B "
-        "generative QLoRA) on full SQuAD v2: FLOPs, hours at an assumed MFU, and whether they fit.",
+        description="Project the seed profile's fine-tunes (bert-base full; Llama-3-8B and Qwen1.5-7B QLoRA, span and "
+        "generative) on full SQuAD v2: FLOPs, hours and peak memory per device, from each row's token counts measured "
+        "with its real tokenizer (python -m qa_models.tokenizer_check). Token counts are measured; times are projected.",
     )
-    parser.add_argument("--train-file", default=str(shared_data_dir() / "squad_v2" / "train-v2.0-first10.json"),
-                        help="SQuAD-format slice whose tokens per question are scaled up (default: the shared train slice)")
-    parser.add_argument("--tokenizer", default=None,
-                        help="tokenizer folder for counting (default: the MiniLM package's, which has bert-base-uncased's vocabulary)")
+    parser.add_argument("--profile", default="seed", choices=["seed"],
+                        help="profile to project (seed: the founding experiment; the others run on this CPU and report "
+                        "their measured cost themselves)")
+    parser.add_argument("--device", action="append", default=None,
+                        help=f"device to project onto; repeat or comma-separate (L4, H100, A100, cpu, or one of {sorted(GPUS)}; "
+                        "default: L4, H100-SXM and this CPU)")
+    parser.add_argument("--stats", default=None,
+                        help="measured token counts JSON (default: docs/seed_token_stats.json, written by "
+                        "python -m qa_models.tokenizer_check --profile seed --write-stats docs/seed_token_stats.json)")
+    parser.add_argument("--measure", action="store_true",
+                        help="measure the token counts now from the shared data and the real tokenizers instead of "
+                        "reading the JSON (needs QABENCH_DATA_DIR; about a minute per 1,000 questions)")
+    parser.add_argument("--sample", type=int, default=None,
+                        help="with --measure: a seeded random sample of this many training questions (quicker)")
     parser.add_argument("--questions", type=int, default=FULL_SQUAD_V2_TRAIN_QUESTIONS,
-                        help="questions per epoch of the projected run (default: full SQuAD v2 train)")
-    parser.add_argument("--gpus", default="L4,H100-SXM", help=f"comma-separated devices, from {sorted(GPUS)}")
-    parser.add_argument("--mfu", type=float, default=DEFAULT_MFU, help="assumed model FLOPs utilisation")
+                        help="questions per epoch of the projected run (default: full SQuAD v2 train, 130,319)")
+    parser.add_argument("--mfu", type=float, default=DEFAULT_MFU, help="assumed model FLOPs utilisation on a GPU (default 0.4)")
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the rows as JSON")
     args = parser.parse_args(argv)
 
-    tokenizer = args.tokenizer or str(minilm_model_path())
-    per_question, n_tokens, n_questions = _tokens_per_question(args.train_file, tokenizer)
-    print(f"{args.train_file}: {n_questions:,} questions, {n_tokens:,} real span-window tokens, "
-          f"{per_question:.2f} per question -> {per_question * args.questions:,.0f} tokens per epoch for {args.questions:,} questions")
-    rows = seed_projections(per_question, [g.strip() for g in args.gpus.split(",") if g.strip()], args.questions, args.mfu)
-    for row in rows:
-        print(row["line"])
+    from . import tokenizer_check
+
+    try:
+        if args.measure:
+            rows = tokenizer_check.profile_tokenizers(args.profile)
+            examples, path = tokenizer_check.load_file(tokenizer_check.TRAIN_FILE)
+            stats = {"full": tokenizer_check.measure_stats(rows, examples, path, args.sample), "train_file": str(path),
+                     "command": "python -m qa_models.cost --measure"}
+        else:
+            stats = tokenizer_check.read_stats(Path(args.stats) if args.stats else None)
+        devices = [d.strip() for group in (args.device or ["L4,H100-SXM,cpu"]) for d in group.split(",") if d.strip()]
+        for key in devices:
+            get_device(key)  # an unknown device stops here, naming the known ones
+        projected = measured_seed_projections(stats, devices, args.questions, args.mfu)
+    except (tokenizer_check.TokenizerCheckError, CostError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    full = stats["full"]
+    print(f"Measured token counts: {full['questions']:,} questions of {stats['train_file']} "
+          f"({'sample' if full.get('sample_seed') is not None else 'whole file'}); from: {stats['command']}")
+    print(f"Projected onto {args.questions:,} questions x 3 epochs. GPU time: FLOPs / (dense bf16 peak x {args.mfu:.0%} "
+          f"assumed MFU), QLoRA x{QLORA_DEQUANT_TIME_FACTOR}. CPU time: scaled from {CPU_ANCHOR['tokens_per_s']} real "
+          f"tokens/s of {CPU_ANCHOR['what']} ({CPU_ANCHOR['source']}).")
     print()
-    print(projection_table(rows))
+    print(measured_projection_table(projected))
+    if args.json:
+        Path(args.json).write_text(json.dumps(projected, indent=1) + "\n")
     return 0
 
 
