@@ -39,11 +39,17 @@ def resolve_profile(config: pytest.Config) -> Profile:
         profile = profile_from(values)
         check_needs(profile)
     except (ProfileError, ConfigError) as error:
-        # A UsageError raised here is reported once per bench module collected, traceback and
-        # all; pytest.exit stops the session after one line.
-        pytest.exit(f"qabench: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+        raise pytest.UsageError(str(error)) from None
     config._qa_profile = profile
     return profile
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Resolve the profile once, before collection. Raised while collecting, a UsageError is
+    reported once per bench module, each with a traceback; raised here it is one line."""
+    if config.getoption("help", False) or config.getoption("version", False):
+        return
+    resolve_profile(config)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
