@@ -98,7 +98,7 @@ class _EdgeTables:
     visible_end: np.ndarray
     """``visible_end[e]``: one past the last non-whitespace character before e (0 when none)."""
     punct: np.ndarray
-    """True where the character is neither a letter, a digit, a mark nor whitespace."""
+    """True on Unicode punctuation (categories P*)."""
     run_end: np.ndarray
     """One past the end of the punctuation run that holds c (c itself outside a run)."""
     run_start: np.ndarray
@@ -116,7 +116,8 @@ CLOSERS = "\"'\u201d\u2019\u00bb"
 def _edge_tables(context: str) -> _EdgeTables:
     n = len(context)
     space = np.fromiter((ch.isspace() for ch in context), dtype=bool, count=n)
-    punct = np.fromiter((not (ch.isalnum() or ch.isspace() or unicodedata.combining(ch)) for ch in context), dtype=bool, count=n)
+    # Unicode punctuation only: an emoji and its skin-tone modifier are symbols, one answer.
+    punct = np.fromiter((unicodedata.category(ch).startswith("P") for ch in context), dtype=bool, count=n)
     positions = np.arange(n + 1)
     visible = np.append(~space, True)
     next_visible = np.minimum.accumulate(np.where(visible, positions, n)[::-1])[::-1]
