@@ -80,3 +80,14 @@ def test_gpu_only_items_are_skipped_without_cuda(dry_run):
     assert qlora["status"] == "skipped" and "CUDA" in qlora["reason"]
     for item in gpu_only:
         assert item["status"] == "skipped", item
+
+
+def test_training_items_say_where_their_sequence_lengths_come_from(dry_run):
+    # --tiny draws lengths from the committed measured distribution (real ids overflow the tiny
+    # vocabulary); full-size shapes use the real tokenizers (tests/test_gpu_lengths.py).
+    items = by_name(dry_run)
+    for name in ("bert/plain", "llama3-8b/lora/gc_off"):
+        result = items[name]["result"]
+        assert result["lengths_from"].startswith("measured lengths"), result
+        assert result["length_min"] <= result["length_median"] <= result["length_max"]
+    assert items["llama3-8b/generate/batch1"]["result"]["questions_from"].startswith("tiny")
