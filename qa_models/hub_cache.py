@@ -213,7 +213,11 @@ def dataset_problem(dataset_id: str, split: str, cache_dir: Path | None = None) 
     newest prepared copy of the dataset under ``OWNER___NAME/``, its Arrow files
     memory-mapped), and never asks the hub, even when the hub is reachable."""
     from datasets.packaged_modules.cache.cache import Cache
+    from datasets.utils import logging as datasets_logging
 
+    # The builder logs which cached copy it found; the run logs that again when it loads.
+    verbosity = datasets_logging.get_verbosity()
+    datasets_logging.set_verbosity_error()
     try:
         builder = Cache(cache_dir=str(cache_dir or datasets_cache_dir()), dataset_name=dataset_id.split("/")[-1],
                         repo_id=dataset_id, version="auto", hash="auto")
@@ -221,6 +225,8 @@ def dataset_problem(dataset_id: str, split: str, cache_dir: Path | None = None) 
     except Exception as error:  # noqa: BLE001 - not cached, split missing, unreadable: all mean "fetch it"
         text = str(error).strip()
         return f"it is not in the datasets cache ({type(error).__name__}: {text.splitlines()[0] if text else ''})"
+    finally:
+        datasets_logging.set_verbosity(verbosity)
     return None
 
 

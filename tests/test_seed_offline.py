@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from qa_models import hub_cache, prefetch
+from qa_models.device import has_cuda
 from qa_models.profiles import ProfileError, check_needs, get_profile, shared_data_dir, with_overrides
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -127,7 +128,7 @@ def test_local_data_files_leave_only_the_models_to_check(offline_home):
     assert "model Qwen/Qwen1.5-7B-Chat (rows qwen1.5-7b-span)" in message and "dataset" not in message
 
 
-@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="on a GPU the 4-bit rows may run")
+@pytest.mark.skipif(has_cuda(), reason="on a GPU the 4-bit rows may run")
 def test_without_a_gpu_the_4bit_rows_stop_at_once_and_quantize_none_lifts_it(offline_home, seed_hub, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(seed_hub))
     files = {"train_file": str(FIXTURES / "squad_v2_tiny.json"), "test_file": str(FIXTURES / "squad_v2_tiny_dev.json")}
