@@ -10,8 +10,9 @@ the *same* weights and check that both give the same answers. The comparison goe
 ``speed`` section of the model's row of results.json (``null`` there when this suite did not run).
 
 ``pytest bench -m benchmark --qa-profile tiny`` runs it on a CPU in well under a minute.
-On a CPU, peak memory is the process's resident-set high-water mark, which never goes down:
-the second configuration of a model reports at least the first one's figure.
+On a CPU, peak memory is the process's resident set sampled while each configuration trains
+(``cpu_rss_train``), so it includes what the process already held; ``bench/test_memory.py``
+measures each row alone in a fresh process.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ def _write_table(run_dir: Path, rows: list[dict[str, Any]], device: str) -> None
         f"{ONE_PATH_PREDICT_QUESTIONS} questions once and has its questions/s on the fast row only. Ratios are "
         "fast / plain throughput.",
         "",
-        "On a CPU, peak memory is the process's resident-set high-water mark (it never goes down, so a later "
-        "row reports at least an earlier row's figure); on a GPU it is torch.cuda.max_memory_allocated.",
+        "On a CPU, peak memory is the process's resident set sampled while the configuration trained "
+        "(cpu_rss_train: it includes what the process already held; training_memory.md measures each row alone); "
+        "on a GPU it is torch.cuda.max_memory_allocated.",
         "",
         markdown_frame(shown, right_aligned=[c for c in shown.columns if c not in TEXT_COLUMNS], number_format=".4g"),
         "",
