@@ -93,7 +93,7 @@ class RunResults:
     """
 
     def __init__(self, profile: Profile, run_data: Any, run_dir: Path, config: pytest.Config) -> None:
-        from qa_models.runner import git_commit, now_utc
+        from qa_models.run_metadata import git_commit, now_utc
 
         self.profile, self.data, self.run_dir, self.config = profile, run_data, run_dir, config
         self.started = now_utc()

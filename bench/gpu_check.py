@@ -91,10 +91,10 @@ def versions() -> dict[str, str | None]:
 
 
 def commit() -> tuple[str | None, str]:
-    """The checkout's commit (``runner.git_commit``), else $QABENCH_COMMIT (a copy of the tree
+    """The checkout's commit (``run_metadata.git_commit``), else $QABENCH_COMMIT (a copy of the tree
     without its .git folder), else None."""
     try:
-        from qa_models.runner import git_commit
+        from qa_models.run_metadata import git_commit
 
         found = git_commit()
     except Exception:  # noqa: BLE001

@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     _data_files(args)  # fail before the first run, not in it
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    from qa_models.runner import git_commit
+    from qa_models.run_metadata import git_commit
 
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

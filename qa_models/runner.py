@@ -4,44 +4,41 @@
 qa_models.train`` both call it and get the typed row of results.json (``qa_models.results``)
 back. Each other function here does one step of the founding notebook (load and split,
 train, validate, save, score test into CSV, answer probes) over any adapter; the
-measurements after scoring live in ``qa_models.measure``. ``write_run_results`` turns the
-rows of a run into results.json and the report.
+measurements after scoring live in ``qa_models.measure``, the checkpoint cache and the
+measured-throughput store in ``qa_models.checkpoints``, and the run's environment, commit
+and timestamps in ``qa_models.run_metadata``. ``write_run_results`` turns the rows of a run
+into results.json and the report.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import importlib.metadata
 import json
 import os
-import platform
 import shutil
-import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
 from . import cost, device, measure, metrics
-from .adapters import Predictions, QAAdapter, TrainResult, create_adapter, load_adapter
-from .config import DataSpec, ModelSpec, Profile, TrainSpec, fingerprint, to_dict
+from .adapters import Predictions, QAAdapter, create_adapter
+from .checkpoints import TrainedModel, entry_dir, load_entry, measured_throughput, record_throughput, save_entry
+from .config import DataSpec, ModelSpec, Profile, TrainSpec, to_dict
 from .data import (
-    Example, Probe, load_examples, load_probes, sample_examples, sample_examples_stratified, split_by_article,
+    Example, Probe, gold_answers, load_examples, load_probes, sample_examples, sample_examples_stratified,
+    split_by_article,
 )
 from .errors import explain_out_of_memory
 from .files import atomic_write_json, atomic_write_text
 from .formatting import is_finite
-from .results import (RESULTS_JSON, CrossLingualRecord, ModelResult, Parameters, ProbeAnswer, QuestionRow, Results, RunMetadata,
+from .results import (RESULTS_JSON, CrossLingualRecord, ModelResult, Parameters, ProbeAnswer, QuestionRow, Results,
                       TrainRecord)
+from .run_metadata import now_utc, run_metadata
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
-
-ADAPTER_CODE_VERSION = {"span": 3, "generative": 1}
-"""Bumped when an adapter's training changes meaning, so cached checkpoints are retrained."""
-
 
 # -- data -----------------------------------------------------------------------------
 
@@ -105,37 +102,15 @@ def load_run_data(data: DataSpec, seed: int) -> RunData:
     )
 
 
-def gold_of(examples: Sequence[Example]) -> dict[str, list[str]]:
-    return {e.id: e.gold_texts for e in examples}
-
-
 def score(track: str, examples: Sequence[Example], answers: dict[str, str], na_probs: dict[str, float] | None = None) -> dict[str, float]:
     """The track's official metric on final answers (after any threshold)."""
-    gold = gold_of(examples)
+    gold = gold_answers(examples)
     if track == "cmrc2018":
         return metrics.cmrc2018_scores(gold, answers)
     return metrics.squad_v2_scores(gold, answers, na_probs=na_probs)
 
 
-# -- training, with a cache of trained checkpoints --------------------------------------
-
-
-def cache_key(spec: ModelSpec, train_spec: TrainSpec, data: RunData) -> str:
-    """What a trained checkpoint depends on: model, hyper-parameters, data, adapter code."""
-    data_id = {k: (v.get("sha256") or v["source"], v["n_examples"], *(["unanswerable_share", v["unanswerable_share"]]
-                                                                        if "unanswerable_share" in v else []))
-               for k, v in data.files.items() if k != "test"}
-    return fingerprint(to_dict(spec), to_dict(train_spec), data_id, ADAPTER_CODE_VERSION[spec.method])
-
-
-@dataclass
-class TrainedModel:
-    adapter: QAAdapter
-    train_result: TrainResult | None
-    cached: bool
-    checkpoint: Path | None
-    cost_estimate: dict[str, Any] | None = None
-    """``cost.CostEstimate.to_dict()`` printed before training (kept with the cache entry)."""
+# -- training, or the cached checkpoint --------------------------------------
 
 
 def validation_scorer(track: str, validation: Sequence[Example]):
@@ -148,30 +123,6 @@ def validation_scorer(track: str, validation: Sequence[Example]):
         return {"exact": scores["best_exact"], "f1": scores["best_f1"]}
 
     return scorer
-
-
-THROUGHPUT_FILE = "measured_throughput.json"
-"""In the cache folder: training tokens/s measured by earlier runs, per device and model setup."""
-
-
-def _throughput_key(spec: ModelSpec, train_spec: TrainSpec) -> str:
-    return f"{spec.model_id}|{spec.method}|{spec.quantize}|seq{spec.max_seq_length}|batch{train_spec.batch_size}|fast={train_spec.fast}"
-
-
-def measured_throughput(cache_dir: Path, device: str, spec: ModelSpec, train_spec: TrainSpec) -> float | None:
-    """Real training tokens/s of an earlier run of the same setup on the same device, if any."""
-    path = cache_dir / THROUGHPUT_FILE
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text()).get(device, {}).get(_throughput_key(spec, train_spec))
-
-
-def record_throughput(cache_dir: Path, device: str, spec: ModelSpec, train_spec: TrainSpec, tokens_per_s: float) -> None:
-    """Keep this run's tokens/s so the next estimate on this device is measured, not assumed."""
-    path = cache_dir / THROUGHPUT_FILE
-    table = json.loads(path.read_text()) if path.is_file() else {}
-    table.setdefault(device, {})[_throughput_key(spec, train_spec)] = tokens_per_s
-    atomic_write_json(path, table, sort_keys=True)
 
 
 def estimate_training_cost(
@@ -228,13 +179,10 @@ def train_or_load(spec: ModelSpec, train_spec: TrainSpec, data: RunData, cache_d
     if spec.zero_shot:
         return TrainedModel(create_adapter(spec), None, False, None)
     cache_dir = Path(cache_dir)
-    entry = cache_dir / f"{spec.name}-{cache_key(spec, train_spec, data)}"
-    if (entry / "train_result.json").is_file():
-        adapter = load_adapter(entry / "checkpoint")
-        result = TrainResult(**json.loads((entry / "train_result.json").read_text()))
-        estimate_file = entry / "cost_estimate.json"
-        estimate = json.loads(estimate_file.read_text()) if estimate_file.is_file() else None
-        return TrainedModel(adapter, result, True, entry / "checkpoint", estimate)
+    entry = entry_dir(cache_dir, spec, train_spec, data)
+    cached = load_entry(entry)
+    if cached is not None:
+        return cached
     work = entry.with_name(entry.name + ".work")
     set_seed(train_spec.seed)
     adapter = create_adapter(spec)
@@ -245,13 +193,7 @@ def train_or_load(spec: ModelSpec, train_spec: TrainSpec, data: RunData, cache_d
         result = adapter.train(data.train, data.validation, train_spec, work / "trainer", scorer,
                                report_to=report_to, log_dir=log_dir)
     if is_main_process():
-        staging = entry.with_name(entry.name + f".tmp{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        adapter.save(staging / "checkpoint")
-        (staging / "train_result.json").write_text(json.dumps(asdict(result), indent=2))
-        (staging / "cost_estimate.json").write_text(json.dumps(estimate, indent=2))
-        shutil.rmtree(entry, ignore_errors=True)
-        os.replace(staging, entry)
+        save_entry(entry, adapter, result, estimate)
         shutil.rmtree(work, ignore_errors=True)
         record_throughput(cache_dir, estimate["device"], spec, train_spec, result.tokens_per_s)
     _wait_for_every_process()
@@ -298,7 +240,7 @@ def tune_threshold(track: str, validation: Sequence[Example], predictions: Predi
     """Best-F1 no-answer threshold on validation (CMRC has no unanswerable questions: never abstain)."""
     if track == "cmrc2018":
         return float("inf")
-    return float(metrics.best_na_threshold(gold_of(validation), predictions.answers, predictions.na_probs))
+    return float(metrics.best_na_threshold(gold_answers(validation), predictions.answers, predictions.na_probs))
 
 
 def judge_validation(adapter: QAAdapter, validation: Sequence[Example], track: str,
@@ -334,7 +276,7 @@ def evaluate(adapter: QAAdapter, data: RunData, track: str, batch_size: int) -> 
 
 def per_question_table(track: str, examples: Sequence[Example], answers: dict[str, str]) -> pd.DataFrame:
     """One row per question: id, question, gold answers, prediction, EM, F1 (F1 in [0, 1])."""
-    gold = gold_of(examples)
+    gold = gold_answers(examples)
     if track == "cmrc2018":
         exact, f1 = metrics.cmrc2018_per_question(gold, answers)
     else:
@@ -485,94 +427,6 @@ def cross_lingual(adapter: QAAdapter, spec: ModelSpec, profile: Profile, model_d
     if cmrc is None:
         return None
     return measure.cross_lingual_record(adapter, cmrc, profile.train.eval_batch_size, model_dir)
-
-
-# -- run metadata ------------------------------------------------------------------------
-
-
-def environment() -> dict[str, Any]:
-    """Versions and hardware, as the founding notebook's "check the GPU" step printed."""
-    import datasets
-    import peft
-    import torch
-    import transformers
-
-    # The installed version from package metadata: importing bitsandbytes on a CPU prints a
-    # kernels-community warning on every run, and a row that does not quantise never needs it.
-    try:
-        bnb_version: str | None = importlib.metadata.version("bitsandbytes")
-    except importlib.metadata.PackageNotFoundError:
-        bnb_version = None
-    here = device.detect()
-    gpu = here.kind == "cuda"
-    driver = None
-    if gpu:
-        try:
-            driver = subprocess.run(
-                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True, text=True, timeout=10
-            ).stdout.strip() or None
-        except (OSError, subprocess.SubprocessError):
-            driver = None
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "peft": peft.__version__,
-        "bitsandbytes": bnb_version,
-        "datasets": datasets.__version__,
-        "cuda": torch.version.cuda if gpu else None,
-        "gpu_name": here.name if gpu else None,
-        "gpu_memory_bytes": device.memory_bytes(here) if gpu else None,
-        "driver": driver,
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-    }
-
-
-def git_commit() -> str | None:
-    """HEAD of the checkout, with " (uncommitted changes)" when tracked files differ from it."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                                capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = head.stdout.strip()
-    if not commit:
-        return None
-    return commit + (" (uncommitted changes)" if status.returncode == 0 and status.stdout.strip() else "")
-
-
-def run_metadata(profile: Profile, data: RunData, run_id: str, started: str, finished: str,
-                 commit: str | None = None) -> RunMetadata:
-    """The ``run`` object of results.json. ``commit``: the ``git_commit()`` read when the run
-    started (the code that ran); a commit made during a long run must not be named instead."""
-    question = {
-        "squad_v2": "For extractive QA on SQuAD v2.0, which model wins on F1, and what does each cost?",
-        "cmrc2018": "For Chinese extractive QA (CMRC 2018), which model wins on F1, and what does each cost?",
-    }[profile.data.track]
-    return RunMetadata(
-        run_id=run_id,
-        profile=profile.name,
-        track=profile.data.track,
-        question=question,
-        started=started,
-        finished=finished,
-        seed=profile.train.seed,
-        git_commit=commit if commit is not None else git_commit(),
-        environment=environment(),
-        data_files=data.files,
-        skipped_records=data.skipped_records,
-        repaired_offsets=data.repaired_offsets,
-        dropped_answers=data.dropped_answers,
-        train_spec=to_dict(profile.train),
-    )
-
-
-def now_utc() -> str:
-    """The timestamp format of ``started``/``finished`` in results.json."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def write_run_results(run_dir: str | Path, profile: Profile, data: RunData, rows: Sequence[ModelResult],

@@ -29,7 +29,8 @@ from .files import atomic_write_json
 from .options import add_train_arguments, profile_from
 from .profiles import ProfileError, check_needs
 from .results import ModelResult
-from .runner import RunData, git_commit, load_run_data, now_utc, run_row, write_run_results
+from .run_metadata import git_commit, now_utc
+from .runner import RunData, load_run_data, run_row, write_run_results
 from .training import check_report_to, default_report_to
 
 

@@ -268,7 +268,7 @@ def test_training_is_refused_before_it_starts_when_the_gpu_is_too_small(tiny_mod
 
 
 def test_the_next_estimate_uses_the_throughput_an_earlier_run_measured(tiny_model_paths, tiny_squad_examples, tmp_path, capsys):
-    from qa_models import runner
+    from qa_models import checkpoints, runner
     from qa_models.adapters import create_adapter
     from qa_models.config import ModelSpec, TrainSpec
 
@@ -279,7 +279,7 @@ def test_the_next_estimate_uses_the_throughput_an_earlier_run_measured(tiny_mode
     first = runner.estimate_training_cost(adapter, spec, train_spec, examples, tmp_path)
     assert first.basis == "unknown" and first.seconds is None  # a CPU has no tabulated FLOP/s
     assert "[qabench] cost estimate: tiny-bert (full) on cpu" in capsys.readouterr().out
-    runner.record_throughput(tmp_path, "cpu", spec, train_spec, 250.0)
+    checkpoints.record_throughput(tmp_path, "cpu", spec, train_spec, 250.0)
     second = runner.estimate_training_cost(adapter, spec, train_spec, examples, tmp_path)
     assert second.basis == "measured"
     assert second.seconds == pytest.approx(second.n_tokens * 2 / 250.0)

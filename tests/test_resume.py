@@ -182,11 +182,11 @@ def test_half_written_cache_entries_are_never_loaded(one_epoch_run, tmp_path, to
     """A staging folder of a killed run (``<entry>.tmpNNN``, complete-looking) and an entry
     folder without train_result.json are both ignored: the model is trained afresh, and the
     next call loads the finished entry."""
-    from qa_models import runner
+    from qa_models import checkpoints, runner
 
     profile, train_spec, data = one_epoch_run
     spec = profile.models[0]
-    entry = tmp_path / f"{spec.name}-{runner.cache_key(spec, train_spec, data)}"
+    entry = tmp_path / f"{spec.name}-{checkpoints.cache_key(spec, train_spec, data)}"
     staging = entry.with_name(entry.name + ".tmp424242")
     (staging / "checkpoint").mkdir(parents=True)
     (staging / "checkpoint" / "config.json").write_text("{ torn")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from qa_models import runner
+from qa_models import run_metadata
 
 
 def _git(repo, *args):
@@ -19,15 +19,15 @@ def test_git_commit_names_head_and_uncommitted_changes(tmp_path, monkeypatch):
     _git(tmp_path, "add", "a.py")
     _git(tmp_path, "commit", "-qm", "one")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
-    monkeypatch.setattr(runner, "REPO_ROOT", tmp_path)
-    assert runner.git_commit() == head
+    monkeypatch.setattr(run_metadata, "REPO_ROOT", tmp_path)
+    assert run_metadata.git_commit() == head
     (tmp_path / "new.txt").write_text("untracked files do not count\n")
-    assert runner.git_commit() == head
+    assert run_metadata.git_commit() == head
     (tmp_path / "a.py").write_text("x = 2\n")
-    assert runner.git_commit() == f"{head} (uncommitted changes)"
+    assert run_metadata.git_commit() == f"{head} (uncommitted changes)"
 
 
 def test_no_git_checkout_gives_none(tmp_path, monkeypatch):
-    monkeypatch.setattr(runner, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(run_metadata, "REPO_ROOT", tmp_path)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
-    assert runner.git_commit() is None
+    assert run_metadata.git_commit() is None

@@ -87,7 +87,7 @@ def test_prediction_counters_keep_scalars_only():
 
 def test_results_json_is_written_before_the_report_and_survives_its_failure(tmp_path, monkeypatch):
     """A report that raises must not cost the run its record: results.json is already there."""
-    from qa_models import report, runner
+    from qa_models import report, run_metadata, runner
     from qa_models.config import DataSpec, ModelSpec, Profile, TrainSpec
     from qa_models.results import ModelResult, Parameters
 
@@ -96,7 +96,7 @@ def test_results_json_is_written_before_the_report_and_survives_its_failure(tmp_
 
     # write_run writes results.json, then builds the report from it: break the second step.
     monkeypatch.setattr(report.build, "build_report", failing_report)
-    monkeypatch.setattr(runner, "environment", lambda: {"python": "3"})
+    monkeypatch.setattr(run_metadata, "environment", lambda: {"python": "3"})
     profile = Profile(name="unit", models=(ModelSpec(name="m", model_id="x", method="span", family="bert"),), data=DataSpec(train="t.json", test="t.json"), train=TrainSpec())
     data = runner.RunData(train=[], validation=[], test=[], probes=[])
     row = ModelResult(name="m", model_id="x", family="bert", method="span", quantize="none", zero_shot=False, lora=None,
@@ -111,12 +111,12 @@ def test_results_json_is_written_before_the_report_and_survives_its_failure(tmp_
 def test_a_gpu_name_recorded_by_training_reaches_the_report_as_gpu_hours(tmp_path, monkeypatch):
     """The producer records the device kind as data: a real GPU's product name (which starts
     with neither "cuda" nor "cpu") still gives the Answer its GPU-hours wording (issue 12's bug)."""
-    from qa_models import device, report, runner, training
+    from qa_models import device, report, run_metadata, runner, training
     from qa_models.profiles import get_profile, with_overrides
 
     h100 = device.Device("cuda", "NVIDIA H100 80GB HBM3", 0)
     monkeypatch.setattr(training, "detect", lambda index=0: h100)  # what TrainResult records after training
-    monkeypatch.setattr(runner, "environment", lambda: {"python": "3"})
+    monkeypatch.setattr(run_metadata, "environment", lambda: {"python": "3"})
     profile = with_overrides(get_profile("tiny"), models=["bert-span", "llama3-span"], epochs=1.0, max_train_samples=16)
     data = runner.load_run_data(profile.data, profile.train.seed)
     rows = [runner.run_row(spec, profile, data, tmp_path / "run", cache_dir=tmp_path / "cache", report_to="none",
