@@ -93,6 +93,11 @@ def training_arguments(
         logging_steps=train_spec.logging_steps,
         logging_first_step=True,
         eval_strategy="epoch" if (train_spec.eval_every_epoch and has_validation_loss) else "no",
+        # The Trainer's evaluation only has to give the validation loss (EM/F1 come from the
+        # adapter's own predict). Otherwise its loop keeps every batch's logits until the end:
+        # for a causal LM that is [questions, tokens, vocabulary] floats, 300 prompts x 256 x
+        # 49,152 x 4 bytes = 15 GB for SmolLM2, inside trainer.train().
+        prediction_loss_only=True,
         save_strategy="epoch",
         save_total_limit=2,
         seed=train_spec.seed,
