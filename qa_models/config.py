@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .tracks import DEFAULT_TRACK, TRACKS
+
 Method = Literal["span", "generative"]
 Family = Literal["bert", "llama3", "qwen", "other"]
 LossMask = Literal["answer", "prompt_and_answer"]
+TrackName = Literal[tuple(TRACKS)]  # type: ignore[valid-type]  # the registry's names, so dacite checks them
 
 DEFAULT_NO_ANSWER_TEXT = "unanswerable"
 """What a generative model answers when the context does not hold the answer (default).
@@ -194,7 +197,7 @@ class DataSpec:
     train by article, so no article is on both sides."""
     validation_fraction: float = 0.1
     """Share of training articles held out for validation when ``validation`` is None."""
-    track: Literal["squad_v2", "cmrc2018"] = "squad_v2"
+    track: TrackName = DEFAULT_TRACK
     """Which benchmark and metric: SQuAD v2.0 (English, unanswerable questions) or CMRC 2018 (Chinese)."""
     max_train_samples: int | None = None
     """Keep N training questions, a seeded random sample in file order (quick runs); None keeps all."""
@@ -219,7 +222,7 @@ class DataSpec:
 
     def __post_init__(self) -> None:
         _require(0.0 < self.validation_fraction < 1.0, f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
-        _require(self.track in ("squad_v2", "cmrc2018"), f"track must be 'squad_v2' or 'cmrc2018', got {self.track!r}")
+        _require(self.track in TRACKS, f"track must be one of {' or '.join(map(repr, TRACKS))}, got {self.track!r}")
         for name in ("max_train_samples", "max_eval_samples"):
             value = getattr(self, name)
             _require(value is None or value > 0, f"{name} must be positive or None, got {value}")

@@ -26,6 +26,7 @@ from typing import Any
 
 from qa_models import metrics
 from qa_models.formatting import is_number
+from qa_models.tracks import DEFAULT_TRACK, TRACKS
 
 #: Exit status for unusable input (argparse itself uses 2 for bad usage).
 EXIT_BAD_INPUT = 1
@@ -114,10 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "strictly greater than T (default: 1.0, i.e. never). squad_v2 only.")
     p.add_argument("--out-file", "-o", metavar="OUT.json", default=None,
                    help="Write the report to this file instead of printing it to stdout.")
-    p.add_argument("--metric", choices=("squad_v2", "cmrc2018"), default="squad_v2",
-                   help="squad_v2: official SQuAD v2.0 EM/F1 with HasAns/NoAns breakdown "
-                        "(default). cmrc2018: Chinese EM/F1 on character segmentation with "
-                        "longest-common-substring F1.")
+    p.add_argument("--metric", choices=tuple(TRACKS), default=DEFAULT_TRACK,
+                   help=" ".join(f"{name}: {track.metric}{' (default)' if name == DEFAULT_TRACK else ''}."
+                                 for name, track in TRACKS.items()))
     p.add_argument("--allow-missing", action="store_true",
                    help="Do not fail when some questions have no prediction. squad_v2 skips "
                         "them (the official behaviour); cmrc2018 scores them 0.")
@@ -133,13 +133,14 @@ def run(args: argparse.Namespace) -> dict:
     except (KeyError, TypeError) as e:
         raise InputError(f"{args.data_file}: malformed SQuAD tree ({type(e).__name__}: {e})") from e
 
-    if args.metric == "cmrc2018":
-        return metrics.cmrc2018_scores(gold, preds, allow_missing=args.allow_missing)
+    track = TRACKS[args.metric]
+    if not track.has_threshold:
+        return track.scorer(gold, preds, allow_missing=args.allow_missing)
 
     na_probs = None
     if args.na_prob_file:
         na_probs = _check_prob_map(load_json(args.na_prob_file), args.na_prob_file)
-    return metrics.squad_v2_scores(
+    return track.scorer(
         gold,
         preds,
         na_probs=na_probs,
@@ -154,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.metric == "cmrc2018" and (args.na_prob_file or args.na_prob_thresh != 1.0):
-        parser.error("--na-prob-file/--na-prob-thresh only apply to --metric squad_v2")
+    if not TRACKS[args.metric].has_threshold and (args.na_prob_file or args.na_prob_thresh != 1.0):
+        with_threshold = ", ".join(name for name, track in TRACKS.items() if track.has_threshold)
+        parser.error(f"--na-prob-file/--na-prob-thresh only apply to --metric {with_threshold}")
     try:
         report = run(args)
     except InputError as e:

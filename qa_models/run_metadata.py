@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from . import device
 from .config import Profile, to_dict
 from .results import RunMetadata
+from .tracks import get_track
 
 if TYPE_CHECKING:  # runner imports this module; RunData is only a type here
     from .runner import RunData
@@ -28,16 +29,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def environment() -> dict[str, Any]:
     """Versions and hardware, as the founding notebook's "check the GPU" step printed."""
     import datasets
-    import peft
     import torch
     import transformers
 
-    # The installed version from package metadata: importing bitsandbytes on a CPU prints a
-    # kernels-community warning on every run, and a row that does not quantise never needs it.
-    try:
-        bnb_version: str | None = importlib.metadata.version("bitsandbytes")
-    except importlib.metadata.PackageNotFoundError:
-        bnb_version = None
+    # peft and bitsandbytes versions from package metadata, never by import: importing peft
+    # imports bitsandbytes whenever it is installed, and on CPUs with AVX512-BF16 that logs a
+    # "Failed to load CPU gemm_4bit_forward from kernels-community" warning (bitsandbytes
+    # #2064). Only LoRA rows and 4-bit rows import them, where they are used.
+    def installed(package: str) -> str | None:
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return None
     here = device.detect()
     gpu = here.kind == "cuda"
     driver = None
@@ -52,8 +55,8 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
-        "peft": peft.__version__,
-        "bitsandbytes": bnb_version,
+        "peft": installed("peft"),
+        "bitsandbytes": installed("bitsandbytes"),
         "datasets": datasets.__version__,
         "cuda": torch.version.cuda if gpu else None,
         "gpu_name": here.name if gpu else None,
@@ -83,15 +86,11 @@ def run_metadata(profile: Profile, data: RunData, run_id: str, started: str, fin
                  commit: str | None = None) -> RunMetadata:
     """The ``run`` object of results.json. ``commit``: the ``git_commit()`` read when the run
     started (the code that ran); a commit made during a long run must not be named instead."""
-    question = {
-        "squad_v2": "For extractive QA on SQuAD v2.0, which model wins on F1, and what does each cost?",
-        "cmrc2018": "For Chinese extractive QA (CMRC 2018), which model wins on F1, and what does each cost?",
-    }[profile.data.track]
     return RunMetadata(
         run_id=run_id,
         profile=profile.name,
         track=profile.data.track,
-        question=question,
+        question=get_track(profile.data.track).question,
         started=started,
         finished=finished,
         seed=profile.train.seed,

@@ -36,6 +36,7 @@ from .formatting import is_finite
 from .results import (RESULTS_JSON, CrossLingualRecord, ModelResult, Parameters, ProbeAnswer, QuestionRow, Results,
                       TrainRecord)
 from .run_metadata import now_utc, run_metadata
+from .tracks import get_track
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
@@ -104,10 +105,7 @@ def load_run_data(data: DataSpec, seed: int) -> RunData:
 
 def score(track: str, examples: Sequence[Example], answers: dict[str, str], na_probs: dict[str, float] | None = None) -> dict[str, float]:
     """The track's official metric on final answers (after any threshold)."""
-    gold = gold_answers(examples)
-    if track == "cmrc2018":
-        return metrics.cmrc2018_scores(gold, answers)
-    return metrics.squad_v2_scores(gold, answers, na_probs=na_probs)
+    return get_track(track).score(gold_answers(examples), answers, na_probs)
 
 
 # -- training, or the cached checkpoint --------------------------------------
@@ -117,7 +115,7 @@ def validation_scorer(track: str, validation: Sequence[Example]):
     """Per-epoch validation EM/F1 at the best no-answer threshold for that epoch."""
 
     def scorer(predictions: Predictions) -> dict[str, float]:
-        if track == "cmrc2018":
+        if not get_track(track).has_threshold:
             return score(track, validation, predictions.answers)
         scores = score(track, validation, predictions.answers, predictions.na_probs)
         return {"exact": scores["best_exact"], "f1": scores["best_f1"]}
@@ -237,8 +235,8 @@ class Evaluation:
 
 
 def tune_threshold(track: str, validation: Sequence[Example], predictions: Predictions) -> float:
-    """Best-F1 no-answer threshold on validation (CMRC has no unanswerable questions: never abstain)."""
-    if track == "cmrc2018":
+    """Best-F1 no-answer threshold on validation; a track without unanswerable questions never abstains."""
+    if not get_track(track).has_threshold:
         return float("inf")
     return float(metrics.best_na_threshold(gold_answers(validation), predictions.answers, predictions.na_probs))
 
@@ -276,11 +274,7 @@ def evaluate(adapter: QAAdapter, data: RunData, track: str, batch_size: int) -> 
 
 def per_question_table(track: str, examples: Sequence[Example], answers: dict[str, str]) -> pd.DataFrame:
     """One row per question: id, question, gold answers, prediction, EM, F1 (F1 in [0, 1])."""
-    gold = gold_answers(examples)
-    if track == "cmrc2018":
-        exact, f1 = metrics.cmrc2018_per_question(gold, answers)
-    else:
-        exact, f1 = metrics.per_question_scores(metrics_gold(gold), answers)
+    exact, f1 = get_track(track).per_question(gold_answers(examples), answers)
     return pd.DataFrame(
         {
             "id": [e.id for e in examples],
@@ -292,11 +286,6 @@ def per_question_table(track: str, examples: Sequence[Example], answers: dict[st
             "f1": [float(f1[e.id]) for e in examples],
         }
     )
-
-
-def metrics_gold(gold: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Gold lists as the official scorer sees them: an unanswerable question's gold is [""]."""
-    return {qid: (texts if any(metrics.normalize_answer(t) for t in texts) else [""]) for qid, texts in gold.items()}
 
 
 def answer_probes(adapter: QAAdapter, probes: Sequence[Probe], threshold: float) -> list[ProbeAnswer]:
