@@ -6,8 +6,11 @@ and the same field names (``dataclasses.fields`` of each record), never by key p
 
 Schema version 2 nests each measurement in its own section of a model row (``inference``,
 ``abstention``, ``coverage``, ``cross_lingual``, ``speed``); a section that a run did not
-measure is ``null``, and the report says "not measured" for it. Version 1 flattened them
-into ``extra`` as ``<section>_<key>`` and is not read any more.
+measure is ``null``, and the report says "not measured" for it. Version 3 adds each row's
+``weights_note``, recorded at run time, so the report is a function of results.json alone
+(version 2 reports read it from the model folder); a version-2 file reads as version 3 with
+no notes. Version 1 flattened the sections into ``extra`` as ``<section>_<key>`` and is not
+read any more.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import dacite
 
 from .files import atomic_write_text
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (2, 3)
+"""Versions :func:`read_results` accepts; each older one lacks only fields that have defaults."""
 RESULTS_JSON = "results.json"
 
 MemoryKind = Literal["cuda", "cpu_rss", "cpu_rss_train", "mps"]
@@ -210,6 +215,9 @@ class ModelResult:
     coverage: CoverageRecord | None = None
     cross_lingual: CrossLingualRecord | None = None
     speed: SpeedRecord | None = None
+    weights_note: str | None = None
+    """What the report must say about where the weights came from, read when the run loaded
+    them (``gguf.quantisation_note``: "Q4_1 weights dequantised: ..."); None for original weights."""
 
 
 SECTIONS: dict[str, type] = {
@@ -304,13 +312,14 @@ def results_from_json(obj: Any, source: str = "<results>") -> Results:
     if not isinstance(obj, dict):
         raise ResultsError(f"{source}: top level must be a JSON object, got {type(obj).__name__}")
     version = obj.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ResultsError(f"{source}: schema_version is {version!r}; this harness reads version {SCHEMA_VERSION} "
-                           "(rerun the bench suite to write it)")
+    if version not in READABLE_VERSIONS:
+        raise ResultsError(f"{source}: schema_version is {version!r}; this harness reads version "
+                           f"{' or '.join(map(str, READABLE_VERSIONS))} (rerun the bench suite to write {SCHEMA_VERSION})")
     try:
         results = dacite.from_dict(Results, obj, config=_DACITE)
     except dacite.DaciteError as error:
         raise ResultsError(f"{source}: {error}") from None
+    results.schema_version = SCHEMA_VERSION  # read as the current version: the older lacks only defaults
     _check_models(results, source)
     return results
 

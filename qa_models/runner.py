@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from . import cost, device, measure, metrics
+from . import cost, device, gguf, measure, metrics
 from .adapters import Predictions, QAAdapter, create_adapter
 from .checkpoints import TrainedModel, entry_dir, load_entry, measured_throughput, record_throughput, save_entry
 from .config import DataSpec, ModelSpec, Profile, TrainSpec, to_dict
@@ -368,6 +368,8 @@ def model_result(spec: ModelSpec, trained: TrainedModel, evaluation: Evaluation,
         ],
         probes=probes,
         prediction=measure.prediction_counters(evaluation.test_predictions),
+        # Read now, from the folder the weights were loaded from: the report is built from results.json alone.
+        weights_note=gguf.quantisation_note(spec.model_id),
     )
 
 

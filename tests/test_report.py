@@ -76,7 +76,7 @@ def test_typed_results_give_the_report_rebuilt_from_their_json(tmp_path):
     from_dict = write_run(tmp_path / "dict", make_results(models=(("bert-span", 0.7), ("qwen-zero-shot", 0.4))))
     reports = {p.name: p.read_bytes() for p in from_dict.run_dir.iterdir() if p.name != "results.json"}
     assert reports == {k: v for k, v in written_files.items() if k != "results.json"}
-    assert json.loads(written_files["results.json"])["schema_version"] == 2
+    assert json.loads(written_files["results.json"])["schema_version"] == 3
 
 
 def test_csv_has_one_row_per_model(written):
@@ -177,7 +177,7 @@ def test_missing_results_is_a_clear_error(tmp_path):
         ("[]", "top level must be a JSON object"),
         ('{"run": {}, "models": []}', "schema_version is None"),
         ('{"schema_version": 2, "models": []}', 'missing value for field "run"'),
-        ('{"schema_version": 1, "run": {}, "models": []}', "schema_version is 1; this harness reads version 2"),
+        ('{"schema_version": 1, "run": {}, "models": []}', "schema_version is 1; this harness reads version 2 or 3"),
     ],
 )
 def test_broken_json_is_a_clear_error(tmp_path, content, message):

@@ -66,7 +66,7 @@ def test_cli_run_writes_typed_results_with_every_measured_section(tiny_run):
 
 def test_results_json_has_no_version_1_leftovers(tiny_run):
     raw = json.loads((tiny_run / results_module.RESULTS_JSON).read_text(encoding="utf-8"))
-    assert list(raw)[0] == "schema_version" and raw["schema_version"] == 2
+    assert list(raw)[0] == "schema_version" and raw["schema_version"] == 3
     model = raw["models"][0]
     assert "extra" not in model and "test_questions_per_s" not in json.dumps(raw)
 

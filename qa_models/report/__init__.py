@@ -11,7 +11,7 @@ re-running any model::
 
 What a run directory holds after :func:`write_run`:
 
-* ``results.json`` - the contract (schema version 2, :mod:`qa_models.results`);
+* ``results.json`` - the contract (schema version 3, :mod:`qa_models.results`);
 * ``results.csv``  - one row per model, scalar columns flattened, with bootstrap CIs;
 * ``report.md``    - headline question and answer, an at-a-glance table (one row per model,
   best test F1 first), detail tables, plots by relative path;

@@ -91,7 +91,7 @@ def build_report(run_dir: str | os.PathLike[str], *, n_resamples: int = DEFAULT_
 
 def write_run(run_dir: str | os.PathLike[str], results: Results | Mapping[str, Any], *,
               n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Paths:
-    """Write ``results.json`` (schema version 2) and build every report file from it.
+    """Write ``results.json`` (schema version 3) and build every report file from it.
 
     ``results`` is a :class:`qa_models.results.Results` or its JSON object as a plain dict;
     a dict may hold numpy scalars and arrays, tuples and NaN (converted to JSON, NaN to

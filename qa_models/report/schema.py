@@ -24,7 +24,7 @@ class ReportError(ValueError):
 
 
 def validate_results(obj: Any, source: str = "<results>") -> Results:
-    """Typed results from a parsed results.json (schema version 2), or :class:`ReportError`
+    """Typed results from a parsed results.json (schema version 3; 2 is read too), or :class:`ReportError`
     naming ``source`` and the field that does not fit."""
     try:
         return schema.results_from_json(obj, source)
@@ -35,7 +35,7 @@ def validate_results(obj: Any, source: str = "<results>") -> Results:
 def load_results(path: str | os.PathLike[str]) -> dict:
     """Read and validate ``results.json`` from a run directory (or the file itself) and
     return it as its plain JSON object; :class:`ReportError` names the file when it is
-    missing, not JSON or not schema version 2."""
+    missing, not JSON or not a schema version it reads."""
     try:
         return schema.to_json_dict(schema.read_results(path))
     except ResultsError as error:

@@ -11,7 +11,6 @@ from typing import Any
 import pandas as pd
 
 from ..formatting import DASH, format_duration, is_finite, is_number
-from ..gguf import quantisation_note
 from . import cells
 from .answer import GLANCE_TEXT_COLUMNS, at_a_glance, diagnostics, headline
 from .frame import MEASUREMENTS, SUBSETS, ModelStats, metric, scalar_fields, subset_prefix
@@ -145,8 +144,8 @@ def _training_cost(models: list[dict]) -> list[Block]:
              "the Trainer trained (cpu_rss_train: model, data and training, nothing that ran before), or the "
              "process's lifetime RSS peak (cpu_rss, older runs: it includes whatever the process did earlier); "
              "GPU and CPU figures are not comparable.")]
-    # Rows whose weights came from a GGUF file (qa_models.gguf): say they are dequantised, not the originals.
-    weight_notes = [f"{m['name']}: {note}" for m in models if (note := quantisation_note(m["model_id"] or ""))]
+    # Rows whose weights came from a GGUF file (recorded by the run): say they are dequantised, not the originals.
+    weight_notes = [f"{m['name']}: {m['weights_note']}" for m in models if m.get("weights_note")]
     if weight_notes:
         B.append(Note("Weights from GGUF files: " + "; ".join(weight_notes) + "."))
     return B
