@@ -6,8 +6,8 @@ Three pieces, each measured by ``runner.run_row`` and asserted here from the mod
   tokenizer makes of the track's test contexts (``qa_models.coverage``): ``[UNK]`` for
   WordPiece, byte-fallback pieces for byte-level BPE.
 * ``cross_lingual`` (squad_v2 track): every SQuAD-trained checkpoint scored on Chinese, with
-  the CMRC metric, on the test set of the same profile's cmrc2018 track, so that the row
-  sits next to the CMRC-trained one. It never abstains (CMRC has no unanswerable
+  the CMRC metric, on the profile's ``DataSpec.cross_lingual_test`` (the test set of the same
+  profile's cmrc2018 track), so that the row sits next to the CMRC-trained one. It never abstains (CMRC has no unanswerable
   questions), whatever threshold SQuAD tuned.
 * the Chinese probes (cmrc2018 track): a real checkpoint trained on Chinese must cut
   "2000年1月1日" and "Google" from their contexts, where the founding bert-base-uncased gave
@@ -50,7 +50,7 @@ def test_cross_lingual_cmrc_score(model_name, profile, run_dir, row):
     if not cross_lingual_applies(profile, _spec(profile, model_name)):
         assert row.cross_lingual is None
         pytest.skip("the cross-lingual row scores SQuAD-trained checkpoints (not zero-shot rows, not a CMRC run)")
-    data = load_cross_lingual(profile.name, profile.data.max_eval_samples, profile.train.seed)
+    data = load_cross_lingual(profile.data, profile.train.seed)
     if data is None:
         assert row.cross_lingual is None
         pytest.skip("no CMRC data for the cross-lingual row")

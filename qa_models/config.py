@@ -219,10 +219,24 @@ class DataSpec:
     counted in the report. Off: such a question is an error (or skipped whole)."""
     probes: str | None = None
     """Probe questions file (the founding experiment's eight); None uses fixtures/probes.json."""
+    cross_lingual_test: str | None = None
+    """Test questions of another track (a file or hub id) that every checkpoint trained here is
+    also scored on, with that track's metric: the ``cross_lingual`` section of results.json
+    (offsets repaired, bad records skipped and counted, ``max_eval_samples`` as for test).
+    None: no cross-lingual score. Part of the data, so a profile built from config files gets
+    the same score as the named profile."""
+    cross_lingual_track: TrackName | None = None
+    """The track of ``cross_lingual_test``, whose metric scores it; given with it."""
 
     def __post_init__(self) -> None:
         _require(0.0 < self.validation_fraction < 1.0, f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
         _require(self.track in TRACKS, f"track must be one of {' or '.join(map(repr, TRACKS))}, got {self.track!r}")
+        _require((self.cross_lingual_test is None) == (self.cross_lingual_track is None),
+                 "cross_lingual_test and cross_lingual_track are given together (the track's metric scores the file)")
+        _require(self.cross_lingual_track is None or self.cross_lingual_track in TRACKS,
+                 f"cross_lingual_track must be one of {' or '.join(map(repr, TRACKS))}, got {self.cross_lingual_track!r}")
+        _require(self.cross_lingual_track != self.track,
+                 f"cross_lingual_track {self.cross_lingual_track!r} is the run's own track; its test set is already scored")
         for name in ("max_train_samples", "max_eval_samples"):
             value = getattr(self, name)
             _require(value is None or value > 0, f"{name} must be positive or None, got {value}")

@@ -151,11 +151,10 @@ def _need(data: DataSpec, role: str) -> DatasetNeed | None:
 
 def _cross_lingual_need(profile: Profile) -> DatasetNeed | None:
     from .measure import cross_lingual_applies
-    from .profiles import PROFILES, get_profile
 
-    if profile.name not in PROFILES or not any(cross_lingual_applies(profile, m) for m in profile.models):
+    if not any(cross_lingual_applies(profile, m) for m in profile.models):
         return None
-    hub = hub_dataset(get_profile(profile.name, "cmrc2018").data.test, "test")
+    hub = hub_dataset(profile.data.cross_lingual_test, "test")
     if hub is None:
         return None
     return DatasetNeed(hub[0], hub[1], "the cross-lingual CMRC row (optional: without it that score is left out)", required=False)

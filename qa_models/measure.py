@@ -18,7 +18,7 @@ import numpy as np
 
 from . import metrics
 from .adapters import Predictions, QAAdapter
-from .config import ModelSpec, Profile
+from .config import DataSpec, ModelSpec, Profile
 from .coverage import distinct_contexts, unknown_token_share
 from .data import Example
 from .errors import explain_out_of_memory
@@ -126,8 +126,10 @@ def coverage_record(tokenizer: Any, examples: Sequence[Example]) -> CoverageReco
 
 @dataclass(frozen=True)
 class CrossLingualData:
-    """The CMRC test questions a SQuAD-trained checkpoint is scored on, and how they were loaded."""
+    """Another track's test questions a checkpoint is also scored on, and how they were loaded."""
 
+    track: str
+    """Whose metric scores them (``DataSpec.cross_lingual_track``)."""
     examples: tuple[Example, ...]
     source: str
     repaired_offsets: int
@@ -135,42 +137,45 @@ class CrossLingualData:
 
 
 def cross_lingual_applies(profile: Profile, spec: ModelSpec) -> bool:
-    """Only a checkpoint fine-tuned on SQuAD has something to carry over to Chinese."""
-    return profile.data.track == "squad_v2" and not spec.zero_shot
+    """The profile's data names another track's test set, and the row was fine-tuned (a
+    zero-shot row learnt nothing to carry over)."""
+    return profile.data.cross_lingual_test is not None and not spec.zero_shot
 
 
 @functools.lru_cache(maxsize=4)
-def load_cross_lingual(profile_name: str, max_eval_samples: int | None, seed: int) -> CrossLingualData | None:
-    """The test set of profile ``profile_name``'s cmrc2018 track, offsets repaired and
-    unrepairable questions skipped (counted), a seeded sample of ``max_eval_samples`` as
-    for the SQuAD files; ``None`` when it cannot be had (shared data or hub missing, or a
-    profile built from config files, which has no cmrc2018 track). Loaded once per process:
+def load_cross_lingual(data: DataSpec, seed: int) -> CrossLingualData | None:
+    """``data.cross_lingual_test``, offsets repaired and unrepairable questions skipped
+    (counted), a seeded sample of ``data.max_eval_samples`` as for the run's own test set;
+    ``None`` when it cannot be had (shared data or hub missing). Loaded once per process:
     every row of a run is scored on the same questions."""
     from .data import DataError, load_examples, sample_examples
-    from .profiles import ProfileError, get_profile
 
-    try:
-        source = get_profile(profile_name, "cmrc2018").data.test
-        loaded = load_examples(source, split="validation", repair_offsets=True, skip_bad_records=True)
-    except (DataError, ProfileError) as error:
-        print(f"[qabench] no cross-lingual CMRC score: {str(error).splitlines()[0]}", flush=True)
+    if data.cross_lingual_test is None or data.cross_lingual_track is None:
         return None
-    examples = sample_examples(loaded.examples, max_eval_samples, seed)
-    return CrossLingualData(tuple(examples), str(loaded.source), loaded.repaired, sum(loaded.skipped.values()))
+    title = get_track(data.cross_lingual_track).title
+    try:
+        loaded = load_examples(data.cross_lingual_test, split="validation", repair_offsets=True, skip_bad_records=True)
+    except DataError as error:
+        print(f"[qabench] no cross-lingual {title} score: {str(error).splitlines()[0]}", flush=True)
+        return None
+    examples = sample_examples(loaded.examples, data.max_eval_samples, seed)
+    return CrossLingualData(data.cross_lingual_track, tuple(examples), str(loaded.source), loaded.repaired,
+                            sum(loaded.skipped.values()))
 
 
 def cross_lingual_record(adapter: QAAdapter, data: CrossLingualData, batch_size: int,
                          model_dir: Path) -> CrossLingualRecord:
-    """Score the SQuAD-trained ``adapter`` on the CMRC questions with the CMRC metric, and keep
-    its answers in ``model_dir`` for inspection. It never abstains (CMRC has no unanswerable
-    questions), whatever threshold SQuAD tuned."""
+    """Score ``adapter`` on the other track's questions with that track's metric, and keep its
+    answers in ``model_dir`` for inspection. It never abstains, whatever threshold its own
+    track tuned (CMRC has no unanswerable questions)."""
     examples = list(data.examples)
     with explain_out_of_memory("prediction", adapter.spec.name):
         predictions = adapter.predict(examples, batch_size=batch_size)
-    scores = metrics.cmrc2018_scores({e.id: e.gold_texts for e in examples}, predictions.answers)
+    track = get_track(data.track)
+    scores = track.score({e.id: e.gold_texts for e in examples}, predictions.answers)
     coverage = unknown_token_share(adapter.tokenizer, distinct_contexts(examples))
     atomic_write_json(model_dir / CROSS_LINGUAL_PREDICTIONS, predictions.answers, indent=1)
-    print(f"\n[qabench] {adapter.spec.name} (trained on SQuAD v2) on CMRC {data.source}: EM {scores['exact']:.2f} "
+    print(f"\n[qabench] {adapter.spec.name} on {track.title} {data.source}: EM {scores['exact']:.2f} "
           f"F1 {scores['f1']:.2f} over {scores['total']} questions; {coverage.kind} share {coverage.share:.4f}", flush=True)
     return CrossLingualRecord(
         exact=scores["exact"], f1=scores["f1"], total=scores["total"], unk_share=coverage.share,

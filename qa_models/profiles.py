@@ -84,6 +84,16 @@ def _decoder_specs(prefix: str, model_id: str, family: str, eot: str, lora: Lora
     ]
 
 
+def _with_cross_lingual(by_track: dict[str, DataSpec], track: str) -> DataSpec:
+    """``track``'s data of a profile, which also scores its checkpoints on the test set of the
+    track's cross-lingual partner (``Track.cross_lingual``) when the profile has that track's data."""
+    data = by_track[track]
+    other = _TRACK_REGISTRY[track].cross_lingual
+    if other is None or other not in by_track:
+        return data
+    return dataclasses.replace(data, cross_lingual_test=by_track[other].test, cross_lingual_track=other)
+
+
 def _check_track(track: str) -> None:
     if track not in TRACKS:
         raise ProfileError(f"unknown track {track!r}; choose one of {list(TRACKS)}")
@@ -103,12 +113,12 @@ def seed_profile(track: str = DEFAULT_TRACK) -> Profile:
     models = [ModelSpec(name="bert-base-span", model_id="bert-base-uncased", family="bert")]
     models += _decoder_specs("llama3-8b", "meta-llama/Meta-Llama-3-8B-Instruct", "llama3", LLAMA3_EOT, **qlora)
     models += _decoder_specs("qwen1.5-7b", "Qwen/Qwen1.5-7B-Chat", "qwen", CHATML_EOT, **qlora)
-    data = {
+    data = _with_cross_lingual({
         SQUAD_V2.name: DataSpec(train="rajpurkar/squad_v2", validation=None, test="rajpurkar/squad_v2"),
         CMRC2018.name: DataSpec(
             train="hfl/cmrc2018:train", validation="hfl/cmrc2018:test", test="hfl/cmrc2018:validation", track=CMRC2018.name
         ),
-    }[track]
+    }, track)
     corpus = {SQUAD_V2.name: "full SQuAD v2", CMRC2018.name: "full CMRC 2018"}[track]
     return Profile(
         name="seed",
@@ -158,24 +168,23 @@ def minilm_profile(track: str = DEFAULT_TRACK) -> Profile:
     vocabulary is English: about 58% of the tokens of CMRC contexts are [UNK]
     (``qa_models.coverage``), so this row measures how far an English encoder gets."""
     _check_track(track)
-    if track == CMRC2018.name:
-        cmrc = shared_data_dir() / "cmrc2018"
-        data = DataSpec(
+    cmrc, squad = shared_data_dir() / "cmrc2018", shared_data_dir() / "squad_v2"
+    data = _with_cross_lingual({
+        CMRC2018.name: DataSpec(
             train=str(cmrc / "cmrc2018_trial.json"),
             validation=None,
             validation_fraction=0.2,
             test=str(cmrc / "cmrc2018_dev.json"),
             track=CMRC2018.name,
-        )
-        corpus = "the shared CMRC 2018 trial (train) and dev (test) files"
-    else:
-        squad = shared_data_dir() / "squad_v2"
-        data = DataSpec(
+        ),
+        SQUAD_V2.name: DataSpec(
             train=str(squad / "train-mixed-29-articles.json"),
             validation=str(squad / "dev-v2.0-val.json"),
             test=str(squad / "dev-v2.0-test.json"),
-        )
-        corpus = "the shared SQuAD v2 slices"
+        ),
+    }, track)
+    corpus = {CMRC2018.name: "the shared CMRC 2018 trial (train) and dev (test) files",
+              SQUAD_V2.name: "the shared SQuAD v2 slices"}[track]
     return Profile(
         name="minilm",
         models=(ModelSpec(name="minilm-span", model_id=str(minilm_model_path()), family="bert", attention_dropout=0.0),),
@@ -205,17 +214,13 @@ def tiny_profile(track: str = DEFAULT_TRACK) -> Profile:
     files = {
         SQUAD_V2.name: ("squad_v2_tiny.json", "squad_v2_tiny_dev.json"),
         CMRC2018.name: ("cmrc_tiny.json", "cmrc_tiny_dev.json"),
-    }[track]
+    }
+    by_track = {name: DataSpec(train=str(FIXTURES / train), validation=None, validation_fraction=0.3,
+                               test=str(FIXTURES / test), track=name) for name, (train, test) in files.items()}
     return Profile(
         name="tiny",
         models=tuple(models),
-        data=DataSpec(
-            train=str(FIXTURES / files[0]),
-            validation=None,
-            validation_fraction=0.3,
-            test=str(FIXTURES / files[1]),
-            track=track,
-        ),
+        data=_with_cross_lingual(by_track, track),
         train=TrainSpec(epochs=2, learning_rate=2e-3, batch_size=8, eval_batch_size=16, logging_steps=2),
         description="tiny random models on the project's fixtures (offline, CPU, seconds)",
     )
@@ -375,7 +380,8 @@ def _track_data(profile: Profile, options: dict[str, object]) -> DataSpec:
             f"profile {profile.name!r} has {base.track} data; to run track {track!r} give its train and test files "
             "(--qa-train-file, --qa-test-file)"
         )
-    return base
+    # Another track's files: the cross-lingual set of the old track is not this track's.
+    return dataclasses.replace(base, cross_lingual_test=None, cross_lingual_track=None)
 
 
 def with_overrides(profile: Profile, **options) -> Profile:

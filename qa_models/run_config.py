@@ -45,7 +45,7 @@ CONFIG_DIR = REPO_ROOT / "configs"
 SECTIONS: dict[str, type] = {"model": ModelSpec, "train": TrainSpec, "data": DataSpec}
 """Top-level keys of a config file and the dataclass each one fills."""
 
-DATA_FILE_FIELDS = ("train", "validation", "test", "probes")
+DATA_FILE_FIELDS = ("train", "validation", "test", "probes", "cross_lingual_test")
 """DataSpec fields that name a file, so they may use the shared: / fixtures: schemes."""
 
 

@@ -411,13 +411,14 @@ def run_row(spec: ModelSpec, profile: Profile, data: RunData, run_dir: str | Pat
 
 
 def cross_lingual(adapter: QAAdapter, spec: ModelSpec, profile: Profile, model_dir: Path) -> CrossLingualRecord | None:
-    """The CMRC score of a SQuAD-trained checkpoint; ``None`` for other rows or without CMRC data."""
+    """The score on the profile's cross-lingual test set (``DataSpec.cross_lingual_test``: CMRC
+    for a SQuAD run); ``None`` for zero-shot rows, without one, or when its data is missing."""
     if not measure.cross_lingual_applies(profile, spec):
         return None
-    cmrc = measure.load_cross_lingual(profile.name, profile.data.max_eval_samples, profile.train.seed)
-    if cmrc is None:
+    other = measure.load_cross_lingual(profile.data, profile.train.seed)
+    if other is None:
         return None
-    return measure.cross_lingual_record(adapter, cmrc, profile.train.eval_batch_size, model_dir)
+    return measure.cross_lingual_record(adapter, other, profile.train.eval_batch_size, model_dir)
 
 
 def write_run_results(run_dir: str | Path, profile: Profile, data: RunData, rows: Sequence[ModelResult],

@@ -81,3 +81,25 @@ def test_config_and_profiles_take_their_track_names_from_the_registry():
     assert TRACKS == tuple(tracks.TRACKS)
     with pytest.raises(ValueError, match="track must be one of 'squad_v2' or 'cmrc2018', got 'letters'"):
         DataSpec(train="t.json", test="t.json", track="letters")
+
+
+def test_the_cross_lingual_set_is_part_of_the_data_not_looked_up_by_profile_name():
+    """A profile of any name (a config file's, say) scores its rows on ``cross_lingual_test``
+    with the metric of ``cross_lingual_track``; the named profiles fill it from their other track."""
+    from qa_models.profiles import FIXTURES, get_profile
+    from qa_models.run_config import CONFIG_DIR, profile_from_configs
+
+    tiny = get_profile("tiny")
+    assert (tiny.data.cross_lingual_test, tiny.data.cross_lingual_track) == (str(FIXTURES / "cmrc_tiny_dev.json"), "cmrc2018")
+    assert get_profile("tiny", "cmrc2018").data.cross_lingual_test is None  # CMRC has no partner track
+    from_file = profile_from_configs([CONFIG_DIR / "bert/tiny_span.yaml"])
+    assert from_file.data == tiny.data and measure.cross_lingual_applies(from_file, from_file.models[0])
+
+    data = DataSpec(train="t.json", test="t.json", max_eval_samples=5,
+                    cross_lingual_test=str(FIXTURES / "cmrc_tiny_dev.json"), cross_lingual_track="cmrc2018")
+    loaded = measure.load_cross_lingual(data, 0)
+    assert loaded is not None and loaded.track == "cmrc2018" and len(loaded.examples) == 5
+    with pytest.raises(ValueError, match="given together"):
+        DataSpec(train="t.json", test="t.json", cross_lingual_test="c.json")
+    with pytest.raises(ValueError, match="the run's own track"):
+        DataSpec(train="t.json", test="t.json", cross_lingual_test="c.json", cross_lingual_track="squad_v2")
