@@ -123,9 +123,9 @@ class ModelSpec:
     """Dropout on the attention probabilities during training; None keeps the checkpoint's
     (BERT's 0.1; Llama and Qwen ship 0.0). 0.0 lets PyTorch's fused scaled-dot-product
     attention run on a CPU, which falls back to materialising every [batch, heads, seq, seq]
-    attention matrix, and its dropout mask, whenever dropout is on: measured on MiniLM-L6 at
-    batch 32 x 384 tokens, one training step peaked at 7.1 GiB RSS with 0.1 and 3.0 GiB with
-    0.0, and ran 30% faster (2026-12-07, 2-core CPU, ``docs/BENCHMARKS.md``)."""
+    attention matrix, and its dropout mask, whenever dropout is on: training all-MiniLM-L6-v2 at
+    batch 32 x 384 tokens peaked at 7.56 GiB RSS with 0.1 and 3.59 GiB with 0.0 (2026-12-07,
+    2-core CPU; ``docs/BENCHMARKS.md``, "Training memory")."""
     max_seq_length: int = 384
     """Span models: tokens per window. Generative models: prompt tokens kept (context truncated)."""
     doc_stride: int = 128

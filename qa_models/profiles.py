@@ -159,8 +159,8 @@ def minilm_profile(track: str = DEFAULT_TRACK) -> Profile:
     Recipe: 2 epochs, lr 1e-4, batch 32, 384-token windows, the one measured on the mixed
     file before this profile moved to it (issue 26: validation F1 54.6 against 51.5 for
     abstaining everywhere, no-answer AUROC 0.61, 53.5 min), with attention dropout 0.0
-    (``ModelSpec.attention_dropout``): the fused CPU attention then runs, which cut a training
-    step's peak from 7.1 to 3.0 GiB and its time by 30%.
+    (``ModelSpec.attention_dropout``): the fused CPU attention then runs, which cut the
+    training peak from 7.56 to 3.59 GiB RSS (``docs/BENCHMARKS.md``, "Training memory").
 
     Track cmrc2018: train on the shared CMRC trial file (1,002 questions, 256 articles, all
     titled), validate on 20% of its articles (about 200 questions: enough to read an epoch's
@@ -301,8 +301,9 @@ def small_profile(track: str = DEFAULT_TRACK) -> Profile:
     )
     smollm2 = _resolve(SMOLLM2_GGUF, "small")
     minilm = _resolve(MINILM_PACKAGE, "small")
-    # Gradient checkpointing: one LoRA training step of SmolLM2 at batch 8 x 256 tokens peaked at
-    # 6.85 GiB RSS without it and 4.14 GiB with it, for 19% more time (2026-12-07, this CPU).
+    # Gradient checkpointing, for memory only: with it (and the Trainer keeping only the
+    # evaluation loss) SmolLM2's LoRA training at batch 8 x 256 tokens peaked at 4.97 GiB RSS,
+    # against 8.76 GiB before (docs/BENCHMARKS.md, "Training memory").
     decoder = dict(max_seq_length=256, doc_stride=64, max_new_tokens=24, gradient_checkpointing=True)
     models = [ModelSpec(name="minilm-span", model_id=minilm, family="bert", attention_dropout=0.0)]
     models += _decoder_specs("smollm2-135m", smollm2, "other", CHATML_EOT, LoraSpec(r=16, alpha=32), "none", **decoder)
