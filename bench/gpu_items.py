@@ -22,11 +22,14 @@ from typing import Any, Callable
 from bench.gpu_lengths import plan_rows
 from bench.gpu_steps import Settings, build_random, free_memory, gib, run_steps, tiny_tokenizer
 from qa_models.device import has_cuda
+from qa_models.families import full_size_families
 
 REPO = Path(__file__).resolve().parent.parent
 NO_CUDA = "no CUDA device"
-DECODERS = {"llama3-8b": "Meta-Llama-3-8B-Instruct", "qwen1.5-7b": "Qwen1.5-7B-Chat"}
-FAMILY = {"llama3-8b": ("llama3", "<|eot_id|>"), "qwen1.5-7b": ("qwen", "<|im_end|>")}
+DECODER_FAMILIES = {f.full_size.row_prefix: f for f in full_size_families() if f.decoder}
+"""The seed profile's decoders by row prefix ("llama3-8b"): each one's shape, family and end-of-turn token."""
+DECODERS = {key: f.full_size.name for key, f in DECODER_FAMILIES.items()}
+FAMILY = {key: (f.name, f.end_of_turn) for key, f in DECODER_FAMILIES.items()}
 
 
 class Skip(Exception):

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .families import FAMILIES
 from .tracks import DEFAULT_TRACK, TRACKS
 
 Method = Literal["span", "generative"]
-Family = Literal["bert", "llama3", "qwen", "other"]
+Family = Literal[tuple(FAMILIES)]  # type: ignore[valid-type]  # the family table's names, so dacite checks them
 LossMask = Literal["answer", "prompt_and_answer"]
 TrackName = Literal[tuple(TRACKS)]  # type: ignore[valid-type]  # the registry's names, so dacite checks them
 
@@ -98,7 +99,8 @@ class ModelSpec:
     """"span": a start/end head over token positions (AutoModelForQuestionAnswering).
     "generative": a causal LM writes the answer after a chat prompt."""
     family: Family = "bert"
-    """Model family; used only to label reports and to pick documented defaults in profiles."""
+    """Model family, a name in ``qa_models.families.FAMILIES``: labels reports; profiles read the
+    family's facts (end-of-turn token, hub id, shapes) from its entry there."""
     question_first: bool = True
     """Span models: True encodes "question, context" (BERT's pre-training order); the context is
     always the side that is truncated and windowed."""

@@ -14,6 +14,7 @@ import sys
 from typing import Any, Sequence
 
 from . import device as machine
+from .families import FAMILIES
 from .formatting import format_duration, markdown_table
 from .cost_model import (
     ACTIVATION_BYTES_PER_TOKEN_HIDDEN,
@@ -305,7 +306,6 @@ full fine-tune on this 2-core machine. Its model FLOP/s (6·N·tokens/s, ~4.9e10
 carry over to larger models, which a CPU run of bert-base has not yet checked."""
 
 TRAINED_SEED_ROWS = ("bert-base-span", "llama3-8b-generative", "llama3-8b-span", "qwen1.5-7b-generative", "qwen1.5-7b-span")
-_SHAPE_OF_FAMILY = {"bert": "bert-base-uncased", "llama3": "Meta-Llama-3-8B-Instruct", "qwen": "Qwen1.5-7B-Chat"}
 
 
 def cpu_anchor_flops_per_s(anchor: dict[str, Any] = CPU_ANCHOR) -> float:
@@ -345,7 +345,7 @@ def measured_seed_projections(
     for row in rows:
         spec = next(m for m in profile.models if m.name == row)
         measured = measured_row_stats(stats, row)
-        shape = _SHAPE_OF_FAMILY[spec.family]
+        shape = FAMILIES[spec.family].full_size.name
         counts = shapes.parameter_counts_on_meta(shape, spec.lora, spec.method)
         dims = ModelDims.from_config(shapes.full_size_config(shape), spec.method)
         per_question = float(measured["training_tokens_per_question"])

@@ -40,14 +40,12 @@ from pathlib import Path
 
 from .config import DataSpec, LoraSpec, ModelSpec, Profile, TrainSpec
 from .device import has_cuda
+from .families import FAMILIES, end_of_turn
 from .tracks import CMRC2018, DEFAULT_TRACK, SQUAD_V2
 from .tracks import TRACKS as _TRACK_REGISTRY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
-
-LLAMA3_EOT = "<|eot_id|>"
-CHATML_EOT = "<|im_end|>"
 
 
 TRACKS = tuple(_TRACK_REGISTRY)
@@ -63,8 +61,9 @@ def shared_data_dir() -> Path:
     return Path(os.environ.get("QABENCH_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 
 
-def _decoder_specs(prefix: str, model_id: str, family: str, eot: str, lora: LoraSpec, quantize: str, **common) -> list[ModelSpec]:
-    """The generative, span and zero-shot rows of one decoder family."""
+def _decoder_specs(prefix: str, model_id: str, family: str, lora: LoraSpec, quantize: str, **common) -> list[ModelSpec]:
+    """The generative, span and zero-shot rows of one decoder family (its end-of-turn token from the family table)."""
+    eot = end_of_turn(family)
     return [
         ModelSpec(
             name=f"{prefix}-generative", model_id=model_id, family=family, method="generative", lora=lora,
@@ -110,9 +109,10 @@ def seed_profile(track: str = DEFAULT_TRACK) -> Profile:
     "validation" split, the dev set every CMRC paper reports."""
     _check_track(track)
     qlora = dict(lora=LoraSpec(), quantize="4bit", gradient_checkpointing=True)
-    models = [ModelSpec(name="bert-base-span", model_id="bert-base-uncased", family="bert")]
-    models += _decoder_specs("llama3-8b", "meta-llama/Meta-Llama-3-8B-Instruct", "llama3", LLAMA3_EOT, **qlora)
-    models += _decoder_specs("qwen1.5-7b", "Qwen/Qwen1.5-7B-Chat", "qwen", CHATML_EOT, **qlora)
+    bert, llama3, qwen = (FAMILIES[name].full_size for name in ("bert", "llama3", "qwen"))
+    models = [ModelSpec(name=f"{bert.row_prefix}-span", model_id=bert.hub_id, family="bert")]
+    models += _decoder_specs(llama3.row_prefix, llama3.hub_id, "llama3", **qlora)
+    models += _decoder_specs(qwen.row_prefix, qwen.hub_id, "qwen", **qlora)
     data = _with_cross_lingual({
         SQUAD_V2.name: DataSpec(train="rajpurkar/squad_v2", validation=None, test="rajpurkar/squad_v2"),
         CMRC2018.name: DataSpec(
@@ -209,8 +209,8 @@ def tiny_profile(track: str = DEFAULT_TRACK) -> Profile:
     small = dict(max_seq_length=128, doc_stride=48, max_new_tokens=16)
     lora = LoraSpec(r=8, alpha=16, dropout=0.0)
     models = [ModelSpec(name="bert-span", model_id=paths["bert"], family="bert", **small)]
-    models += _decoder_specs("llama3", paths["llama3"], "llama3", LLAMA3_EOT, lora, "none", **small)
-    models += _decoder_specs("qwen", paths["qwen"], "qwen", CHATML_EOT, lora, "none", **small)
+    models += _decoder_specs("llama3", paths["llama3"], "llama3", lora, "none", **small)
+    models += _decoder_specs("qwen", paths["qwen"], "qwen", lora, "none", **small)
     files = {
         SQUAD_V2.name: ("squad_v2_tiny.json", "squad_v2_tiny_dev.json"),
         CMRC2018.name: ("cmrc_tiny.json", "cmrc_tiny_dev.json"),
@@ -306,7 +306,7 @@ def small_profile(track: str = DEFAULT_TRACK) -> Profile:
     # against 8.76 GiB before (docs/BENCHMARKS.md, "Training memory").
     decoder = dict(max_seq_length=256, doc_stride=64, max_new_tokens=24, gradient_checkpointing=True)
     models = [ModelSpec(name="minilm-span", model_id=minilm, family="bert", attention_dropout=0.0)]
-    models += _decoder_specs("smollm2-135m", smollm2, "other", CHATML_EOT, LoraSpec(r=16, alpha=32), "none", **decoder)
+    models += _decoder_specs("smollm2-135m", smollm2, "other", LoraSpec(r=16, alpha=32), "none", **decoder)
     return Profile(
         name="small",
         models=tuple(models),

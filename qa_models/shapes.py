@@ -2,8 +2,9 @@
 
 When the hub is out of reach, the models can still be *built* (random weights on a GPU for
 speed and memory benchmarks) or *counted* (on the ``meta`` device, which allocates no
-memory). The values are those of the published ``config.json`` files, as listed in
-``../shared/data/model_shapes/README.md``; the parameter counts there check the builders:
+memory). The shapes are the family table's (``qa_models.families``), the values of the
+published ``config.json`` files as listed in ``../shared/data/model_shapes/README.md``; the
+parameter counts there check the builders:
 
 =========================  ==========================  ==============
 model                      class                       parameters
@@ -19,32 +20,26 @@ the same code a real run reports with.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
 
 from .adapters.base import count_parameters
 from .config import LoraSpec, ModelSpec
+from .families import FAMILIES, Family, full_size_families
 
-BERT_BASE = "bert-base-uncased"
-LLAMA3_8B = "Meta-Llama-3-8B-Instruct"
-QWEN15_7B = "Qwen1.5-7B-Chat"
-NAMES: tuple[str, ...] = (BERT_BASE, LLAMA3_8B, QWEN15_7B)
+BERT_BASE = FAMILIES["bert"].full_size.name
+LLAMA3_8B = FAMILIES["llama3"].full_size.name
+QWEN15_7B = FAMILIES["qwen"].full_size.name
+_BY_NAME: dict[str, Family] = {f.full_size.name: f for f in full_size_families()}
+NAMES: tuple[str, ...] = tuple(_BY_NAME)
 
-EXPECTED_PARAMETERS = {BERT_BASE: 108_893_186, LLAMA3_8B: 8_030_261_248, QWEN15_7B: 7_721_324_544}
+EXPECTED_PARAMETERS = {name: f.full_size.parameters for name, f in _BY_NAME.items()}
 """Parameters of each model's native class (``full_size_config(name)`` built with ``native_method``)."""
 
-_ALIASES = {
-    "bert-base-uncased": BERT_BASE,
-    "google-bert/bert-base-uncased": BERT_BASE,
-    "meta-llama-3-8b-instruct": LLAMA3_8B,
-    "meta-llama/meta-llama-3-8b-instruct": LLAMA3_8B,
-    "qwen1.5-7b-chat": QWEN15_7B,
-    "qwen/qwen1.5-7b-chat": QWEN15_7B,
-}
-
-_FAMILY = {BERT_BASE: "bert", LLAMA3_8B: "llama3", QWEN15_7B: "qwen"}
-_END_OF_TURN = {LLAMA3_8B: "<|eot_id|>", QWEN15_7B: "<|im_end|>"}
+_ALIASES = {alias.lower(): name for name, f in _BY_NAME.items()
+            for alias in (name, f.full_size.hub_id, *f.full_size.aliases)}
 
 
 def canonical_name(name: str) -> str:
@@ -55,91 +50,40 @@ def canonical_name(name: str) -> str:
         raise ValueError(f"no full-size shape for {name!r}; known: {list(NAMES)}") from None
 
 
+def family_of(name: str) -> Family:
+    """The family of a full-size shape name or hub id."""
+    return _BY_NAME[canonical_name(name)]
+
+
 def native_method(name: str) -> str:
     """"span" for BERT (its class has the QA head), "generative" for the chat decoders."""
-    return "span" if canonical_name(name) == BERT_BASE else "generative"
+    return "generative" if family_of(name).decoder else "span"
 
 
 def full_size_config(name: str) -> Any:
     """The published configuration of ``name`` as a transformers config object."""
-    name = canonical_name(name)
-    if name == BERT_BASE:
-        from transformers import BertConfig
+    import transformers
 
-        return BertConfig(
-            vocab_size=30522,
-            hidden_size=768,
-            num_hidden_layers=12,
-            num_attention_heads=12,
-            intermediate_size=3072,
-            hidden_act="gelu",
-            hidden_dropout_prob=0.1,
-            attention_probs_dropout_prob=0.1,
-            max_position_embeddings=512,
-            type_vocab_size=2,
-            initializer_range=0.02,
-            layer_norm_eps=1e-12,
-            pad_token_id=0,
-            architectures=["BertForQuestionAnswering"],
-        )
-    if name == LLAMA3_8B:
-        from transformers import LlamaConfig
-
-        return LlamaConfig(
-            vocab_size=128256,
-            hidden_size=4096,
-            intermediate_size=14336,
-            num_hidden_layers=32,
-            num_attention_heads=32,
-            num_key_value_heads=8,
-            hidden_act="silu",
-            max_position_embeddings=8192,
-            rms_norm_eps=1e-5,
-            rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
-            tie_word_embeddings=False,
-            attention_bias=False,
-            mlp_bias=False,
-            bos_token_id=128000,
-            eos_token_id=128009,
-            architectures=["LlamaForCausalLM"],
-        )
-    from transformers import Qwen2Config
-
-    return Qwen2Config(
-        vocab_size=151936,
-        hidden_size=4096,
-        intermediate_size=11008,
-        num_hidden_layers=32,
-        num_attention_heads=32,
-        num_key_value_heads=32,
-        hidden_act="silu",
-        max_position_embeddings=32768,
-        rms_norm_eps=1e-6,
-        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
-        tie_word_embeddings=False,
-        use_sliding_window=False,
-        sliding_window=32768,
-        max_window_layers=28,
-        bos_token_id=151643,
-        eos_token_id=151645,
-        architectures=["Qwen2ForCausalLM"],
-    )
+    family = family_of(name)
+    # A copy: a config object may keep (and change) the nested dicts it is given.
+    values = copy.deepcopy(family.full_size.config)
+    return getattr(transformers, f"{family.architecture}Config")(**values, architectures=[model_class(name).__name__])
 
 
 def model_class(name: str, method: str | None = None) -> type:
     """The transformers class a row of ``method`` builds for ``name``: the QA-head class for
     "span" (``BertForQuestionAnswering``, ``LlamaForQuestionAnswering``,
     ``Qwen2ForQuestionAnswering``), the causal LM for "generative"."""
-    name = canonical_name(name)
+    family = family_of(name)
     method = method or native_method(name)
     import transformers
 
-    prefix = {BERT_BASE: "Bert", LLAMA3_8B: "Llama", QWEN15_7B: "Qwen2"}[name]
+    prefix = family.architecture
     if method == "span":
         return getattr(transformers, f"{prefix}ForQuestionAnswering")
     if method == "generative":
-        if name == BERT_BASE:
-            raise ValueError("bert-base-uncased is an encoder: it has no generative (causal LM) row")
+        if not family.decoder:
+            raise ValueError(f"{canonical_name(name)} is an encoder: it has no generative (causal LM) row")
         return getattr(transformers, f"{prefix}ForCausalLM")
     raise ValueError(f"unknown method {method!r}: use 'span' or 'generative'")
 
@@ -153,14 +97,15 @@ def build_on_meta(name: str, method: str | None = None) -> torch.nn.Module:
 
 
 def _spec(name: str, method: str, lora: LoraSpec | None) -> ModelSpec:
+    family = family_of(name)
     name = canonical_name(name)
     return ModelSpec(
         name=name.replace("/", "_"),
         model_id=name,
         method=method,  # type: ignore[arg-type]
-        family=_FAMILY[name],  # type: ignore[arg-type]
+        family=family.name,  # type: ignore[arg-type]
         lora=lora,
-        end_of_turn_token=_END_OF_TURN.get(name) if method == "generative" else None,
+        end_of_turn_token=family.end_of_turn if method == "generative" else None,
     )
 
 
@@ -188,6 +133,7 @@ __all__ = [
     "QWEN15_7B",
     "build_on_meta",
     "canonical_name",
+    "family_of",
     "full_size_config",
     "model_class",
     "native_method",

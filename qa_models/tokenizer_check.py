@@ -36,11 +36,12 @@ import numpy as np
 
 from .config import ModelSpec
 from .data import Example
+from .families import FAMILIES
 
-TOKENIZER_FOLDERS = {"llama3": "tokenizers/llama3-instruct", "qwen": "tokenizers/qwen-chatml"}
+TOKENIZER_FOLDERS = {name: f"tokenizers/{f.real_tokenizer}" for name, f in FAMILIES.items() if f.real_tokenizer}
 """Where the shared data folder keeps the real decoder tokenizers (``../shared/data/README.md``)."""
 
-TOKENIZER_LABELS = {"bert": "bert-base-uncased", "llama3": "llama3-instruct", "qwen": "qwen-chatml"}
+TOKENIZER_LABELS = {"bert": FAMILIES["bert"].full_size.name, **{name: f.real_tokenizer for name, f in FAMILIES.items() if f.real_tokenizer}}
 
 TRAIN_FILE = "squad_v2/train-mixed-29-articles.json"
 """The shared training file, relative to the shared data folder: what token counts are measured on."""

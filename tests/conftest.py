@@ -32,8 +32,7 @@ def generative_spec(tiny_model_paths):
     """Factory: ``generative_spec("llama3" | "qwen", **overrides)`` -> a generative ModelSpec of a
     tiny model (LoRA r=4 unless ``lora=None``), with the real end-of-turn token."""
     from qa_models.config import LoraSpec, ModelSpec
-
-    end_of_turn = {"llama3": "<|eot_id|>", "qwen": "<|im_end|>"}
+    from qa_models.families import end_of_turn
 
     def make(kind: str, **overrides):
         fields = dict(
@@ -41,7 +40,7 @@ def generative_spec(tiny_model_paths):
             model_id=str(tiny_model_paths[kind]),
             method="generative",
             family=kind,
-            end_of_turn_token=end_of_turn[kind],
+            end_of_turn_token=end_of_turn(kind),
             lora=LoraSpec(r=4, alpha=8, dropout=0.0),
             max_seq_length=192,
             max_new_tokens=6,
