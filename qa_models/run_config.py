@@ -21,6 +21,10 @@ files take ``shared:<path>`` (inside ``$QABENCH_DATA_DIR``, default ``../shared/
 copies, so it gets the same checkpoint cache key (``tests/test_run_config.py`` checks every
 file against its profile).
 
+The files of the named profiles' rows are generated from ``qa_models/profiles.py``
+(``python -m qa_models.run_config --write-configs``; ``--check`` and the tests find stale
+ones); ``configs/experiments/`` holds hand-written one-change variants of them.
+
 Parsing is PyYAML (``safe_load``) and dacite (dict to typed dataclass, strict: unknown keys
 and wrong types are errors); the messages name the file, the key and the allowed values, and
 every check runs before a model or dataset is loaded.
@@ -38,6 +42,7 @@ import dacite
 import yaml
 
 from .config import ConfigError, DataSpec, ModelSpec, Profile, TrainSpec, to_dict
+from .sources import DATA_FILE_FIELDS, DATA_SCHEMES, SCHEMES, resolve_data_file, resolve_model_id
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "configs"
@@ -45,8 +50,6 @@ CONFIG_DIR = REPO_ROOT / "configs"
 SECTIONS: dict[str, type] = {"model": ModelSpec, "train": TrainSpec, "data": DataSpec}
 """Top-level keys of a config file and the dataclass each one fills."""
 
-DATA_FILE_FIELDS = ("train", "validation", "test", "probes", "cross_lingual_test")
-"""DataSpec fields that name a file, so they may use the shared: / fixtures: schemes."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ class RunConfig:
             values.update(self.written.get(section, {}))
             sections[section] = values
         comment = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
-        return comment + yaml.safe_dump(sections, sort_keys=False, allow_unicode=True, width=100)
+        # Unwrapped: a long prompt stays one line, as a reader edits it.
+        return comment + yaml.safe_dump(sections, sort_keys=False, allow_unicode=True, width=1_000_000)
 
 
 def _float(value: Any) -> float:
@@ -130,20 +134,8 @@ def _build(cls: type, values: dict[str, Any], path: Path, section: str) -> Any:
         raise ConfigError(f"{where}: {error}; check the value types (numbers, true/false, text)") from None
 
 
-def _resolve_data_file(text: str) -> str:
-    from .profiles import FIXTURES, shared_data_dir
-
-    if text.startswith("shared:"):
-        return str(shared_data_dir() / text.removeprefix("shared:"))
-    if text.startswith("fixtures:"):
-        return str(FIXTURES / text.removeprefix("fixtures:"))
-    return text
-
-
 def _resolve(sections: dict[str, dict[str, Any]], path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """Resolve the scheme texts in place of a copy; return (resolved sections, texts as written)."""
-    from .sources import SCHEMES, resolve_model_id
-
     resolved = {name: dict(values) for name, values in sections.items()}
     written: dict[str, dict[str, Any]] = {"model": {}, "data": {}}
     lora = resolved["model"].get("lora")
@@ -160,8 +152,8 @@ def _resolve(sections: dict[str, dict[str, Any]], path: Path) -> tuple[dict[str,
         written["model"]["model_id"] = model_id
     for key in DATA_FILE_FIELDS:
         text = resolved["data"].get(key)
-        if isinstance(text, str) and text.startswith(("shared:", "fixtures:")):
-            resolved["data"][key] = _resolve_data_file(text)
+        if isinstance(text, str) and text.startswith(DATA_SCHEMES):
+            resolved["data"][key] = resolve_data_file(text)
             written["data"][key] = text
     return resolved, written
 
@@ -238,39 +230,105 @@ def profile_from_configs(paths: list[str | Path]) -> Profile:
     )
 
 
-PROFILE_CONFIGS: dict[str, dict[str, str]] = {
-    "seed": {
-        "bert-base-span": "bert/base_span.yaml",
-        "llama3-8b-generative": "llama3/8b_qlora_generative.yaml",
-        "llama3-8b-span": "llama3/8b_qlora_span.yaml",
-        "llama3-8b-zero-shot": "llama3/8b_4bit_zero_shot.yaml",
-        "qwen1.5-7b-generative": "qwen1.5/7b_qlora_generative.yaml",
-        "qwen1.5-7b-span": "qwen1.5/7b_qlora_span.yaml",
-        "qwen1.5-7b-zero-shot": "qwen1.5/7b_4bit_zero_shot.yaml",
-    },
-    "minilm": {"minilm-span": "minilm/l6_span.yaml"},
-    "tiny": {
-        "bert-span": "bert/tiny_span.yaml",
-        "llama3-generative": "llama3/tiny_lora_generative.yaml",
-        "llama3-span": "llama3/tiny_lora_span.yaml",
-        "llama3-zero-shot": "llama3/tiny_zero_shot.yaml",
-        "qwen-generative": "qwen/tiny_lora_generative.yaml",
-        "qwen-span": "qwen/tiny_lora_span.yaml",
-        "qwen-zero-shot": "qwen/tiny_zero_shot.yaml",
-    },
-    "small": {
-        "minilm-span": "minilm/l6_small_span.yaml",
-        "smollm2-135m-generative": "smollm2/135m_lora_generative.yaml",
-        "smollm2-135m-span": "smollm2/135m_lora_span.yaml",
-        "smollm2-135m-zero-shot": "smollm2/135m_zero_shot.yaml",
-    },
-}
-"""Each squad_v2 profile row's config file, relative to ``configs/``: a profile is these rows
-plus its data, and ``tests/test_run_config.py`` checks that each file resolves to its row."""
+GENERATED_FOR = ("seed", "minilm", "tiny", "small")
+"""The named profiles whose rows have files under ``configs/`` (their squad_v2 data)."""
+
+WRITE_COMMAND = "python -m qa_models.run_config --write-configs"
+
+_TUNING = {"": "full fine-tuning", "lora": "LoRA", "qlora": "QLoRA"}
+
+
+def profile_configs() -> dict[str, dict[str, str]]:
+    """Each named profile's row files, relative to ``configs/``, by row name (``Profile.config_files``)."""
+    from .profiles import get_profile
+
+    return {name: dict(get_profile(name, portable=True).config_files) for name in GENERATED_FOR}
 
 
 def profile_config_paths(profile: str) -> list[Path]:
     """The config files of a profile's rows, in the profile's order."""
-    if profile not in PROFILE_CONFIGS:
-        raise ConfigError(f"no config files for profile {profile!r}; known: {sorted(PROFILE_CONFIGS)}")
-    return [CONFIG_DIR / relative for relative in PROFILE_CONFIGS[profile].values()]
+    configs = profile_configs()
+    if profile not in configs:
+        raise ConfigError(f"no config files for profile {profile!r}; known: {sorted(configs)}")
+    return [CONFIG_DIR / relative for relative in configs[profile].values()]
+
+
+def _header(profile: Profile, spec: ModelSpec, relative: str) -> str:
+    from .profiles import _method_tag
+
+    how = "zero-shot (no training)" if spec.zero_shot else f"{spec.method}, {_TUNING[_method_tag(spec)]}"
+    return (
+        f"Row {spec.name} of profile '{profile.name}' ({how}): {profile.description}.\n"
+        f"Run:  pytest bench -m train --qa-config configs/{relative}\n"
+        f"  or: python -m qa_models.train --config configs/{relative} --out reports/{spec.name}\n"
+        "Every field maps 1:1 onto ModelSpec / TrainSpec / DataSpec (qa_models/config.py); --qa-* flags override.\n"
+        f"Generated from qa_models/profiles.py by {WRITE_COMMAND}: change the profile, then run it."
+    )
+
+
+def generated_configs() -> dict[str, str]:
+    """Every named profile row's file text, by path relative to ``configs/``. The rows are the
+    profiles' own, with their sources as written (``tiny:``, ``package:``, ``shared:``), so the
+    texts are the same on every machine, with or without the rows' packages."""
+    from .profiles import get_profile
+
+    texts: dict[str, str] = {}
+    for name in GENERATED_FOR:
+        profile = get_profile(name, portable=True)
+        for spec in profile.models:
+            relative = profile.config_files[spec.name]
+            config = RunConfig(path=CONFIG_DIR / relative, model=spec, train=profile.train, data=profile.data)
+            texts[relative] = config.to_yaml(_header(profile, spec, relative))
+    return texts
+
+
+def write_configs(directory: str | Path = CONFIG_DIR) -> list[Path]:
+    """Write ``generated_configs()`` under ``directory``; returns the files whose text changed."""
+    changed = []
+    for relative, text in generated_configs().items():
+        path = Path(directory) / relative
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
+def stale_configs(directory: str | Path = CONFIG_DIR) -> list[str]:
+    """Row files under ``directory`` that differ from the profiles, or that no profile row makes
+    (``configs/experiments/`` and ``configs/accelerate/`` are hand-written and not checked)."""
+    texts = generated_configs()
+    directory = Path(directory)
+    stale = [r for r, text in texts.items() if not (directory / r).is_file() or (directory / r).read_text(encoding="utf-8") != text]
+    on_disk = {str(p.relative_to(directory)) for p in directory.glob("*/*.yaml")
+               if p.parent.name not in ("experiments", "accelerate")}
+    return sorted(stale + sorted(on_disk - set(texts)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m qa_models.run_config",
+        description="The row files under configs/ are generated from the named profiles (qa_models/profiles.py): "
+        "write them, or check that the committed ones are up to date.",
+    )
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write-configs", action="store_true",
+                        help="write every profile row's file under --dir (only files whose text changes are touched)")
+    action.add_argument("--check", action="store_true",
+                        help="exit 1, naming them, when files under --dir differ from the profiles or belong to no row")
+    parser.add_argument("--dir", default=str(CONFIG_DIR), help=f"the configs folder (default: {CONFIG_DIR})")
+    args = parser.parse_args(argv)
+    if args.write_configs:
+        for path in write_configs(args.dir):
+            print(f"wrote {path}")
+        return 0
+    stale = stale_configs(args.dir)
+    for relative in stale:
+        print(f"stale: {relative} (run {WRITE_COMMAND}; delete a file no profile row makes)")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

