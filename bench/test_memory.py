@@ -19,8 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from qa_models.files import atomic_write_text
-from qa_models.formatting import markdown_frame
+from qa_models.files import write_table_files
 
 pytestmark = pytest.mark.benchmark
 
@@ -34,24 +33,16 @@ def memory_rows() -> list[dict[str, Any]]:
 
 def _write_table(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     frame = pd.DataFrame(rows)
-    atomic_write_text(run_dir / "training_memory.csv", frame.to_csv(index=False))
     shown = frame.assign(peak_gib=frame["peak_memory_bytes"] / 2**30)[
         ["model", "settings", "attention_dropout", "gradient_checkpointing", "batch_size", "max_seq_length",
          "peak_gib", "memory_kind", "train_seconds", "device"]
     ]
-    text = [
-        "# Training memory",
-        "",
-        "Each row: two optimiser steps at the profile's batch size, every window or prompt padded to "
-        "max_seq_length, in a fresh process (python -m qa_models.memory). Peak: the process's RSS sampled "
-        "during trainer.train() (cpu_rss_train; the loaded model and data included) or the CUDA allocator's "
-        "peak (cuda). \"without memory settings\" is the same row with attention dropout and gradient "
-        "checkpointing at the checkpoint's defaults.",
-        "",
-        markdown_frame(shown, right_aligned=[c for c in shown.columns if c not in TEXT_COLUMNS], number_format=".4g"),
-        "",
-    ]
-    atomic_write_text(run_dir / "training_memory.md", "\n".join(text))
+    note = ("Each row: two optimiser steps at the profile's batch size, every window or prompt padded to "
+            "max_seq_length, in a fresh process (python -m qa_models.memory). Peak: the process's RSS sampled "
+            "during trainer.train() (cpu_rss_train; the loaded model and data included) or the CUDA allocator's "
+            "peak (cuda). \"without memory settings\" is the same row with attention dropout and gradient "
+            "checkpointing at the checkpoint's defaults.")
+    write_table_files(run_dir, "training_memory", frame, shown, "Training memory", [note], TEXT_COLUMNS)
 
 
 def test_training_memory(model_name, profile, run_dir, memory_rows, benchmark):

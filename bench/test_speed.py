@@ -27,8 +27,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from qa_models.files import atomic_write_text
-from qa_models.formatting import markdown_frame
+from qa_models.files import write_table_files
 from qa_models.results import SpeedRecord
 
 pytestmark = pytest.mark.benchmark
@@ -57,29 +56,22 @@ def speed_rows() -> list[dict[str, Any]]:
 
 def _write_table(run_dir: Path, rows: list[dict[str, Any]], device: str) -> None:
     frame = pd.DataFrame(rows)
-    atomic_write_text(run_dir / "speed.csv", frame.to_csv(index=False))
     shown = frame.assign(peak_memory_mib=frame["peak_memory_bytes"] / 2**20).drop(columns=["peak_memory_bytes"])
     shown = shown[[
         "model", "config", "train_examples_per_s", "train_tokens_per_s", "peak_memory_mib", "memory_kind",
         "predict_questions_per_s", "train_ratio_fast_over_plain", "predict_ratio_fast_over_plain",
     ]]
-    text = [
-        "# Speed: fast path vs plain baseline",
-        "",
+    notes = [
         f"Device: {device}. Training: the first {SPEED_TRAIN_QUESTIONS} training questions (or fewer), 1 epoch, each "
         "configuration from a fresh model. Prediction: the same questions, plain and fast, on the same weights "
         f"(median of {PREDICT_ROUNDS} rounds); an adapter with one prediction path (no ``fast`` argument) predicts "
         f"{ONE_PATH_PREDICT_QUESTIONS} questions once and has its questions/s on the fast row only. Ratios are "
         "fast / plain throughput.",
-        "",
         "On a CPU, peak memory is the process's resident set sampled while the configuration trained "
         "(cpu_rss_train: it includes what the process already held; training_memory.md measures each row alone); "
         "on a GPU it is torch.cuda.max_memory_allocated.",
-        "",
-        markdown_frame(shown, right_aligned=[c for c in shown.columns if c not in TEXT_COLUMNS], number_format=".4g"),
-        "",
     ]
-    atomic_write_text(run_dir / "speed.md", "\n".join(text))
+    write_table_files(run_dir, "speed", frame, shown, "Speed: fast path vs plain baseline", notes, TEXT_COLUMNS)
 
 
 def _predict(adapter, questions, batch_size: int, fast: bool | None):

@@ -55,3 +55,17 @@ def atomic_write_json(path: Path | str, value: Any, *, indent: int | None = 2, s
     because it is not JSON and other readers would choke on it."""
     text = json.dumps(value, indent=indent, sort_keys=sort_keys, ensure_ascii=False, allow_nan=False)
     atomic_write_text(path, text + "\n")
+
+
+def write_table_files(directory: Path | str, stem: str, frame: Any, shown: Any, heading: str, notes: list[str],
+                      text_columns: tuple[str, ...]) -> None:
+    """``<stem>.csv`` (every column of ``frame``) and ``<stem>.md`` (``heading``, one paragraph per
+    note, then ``shown`` as a Markdown table with the columns outside ``text_columns`` right-aligned):
+    the two files each benchmark suite writes beside a run's report."""
+    from .formatting import markdown_frame
+
+    directory = Path(directory)
+    atomic_write_text(directory / f"{stem}.csv", frame.to_csv(index=False))
+    table = markdown_frame(shown, right_aligned=[c for c in shown.columns if c not in text_columns], number_format=".4g")
+    parts = [f"# {heading}", *notes, table]
+    atomic_write_text(directory / f"{stem}.md", "\n\n".join(parts) + "\n")

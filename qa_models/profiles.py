@@ -390,6 +390,14 @@ def check_needs(profile: Profile) -> None:
             raise ProfileError(missing)
 
 
+CARRIED_ACROSS_TRACKS = (
+    "max_train_samples", "max_eval_samples", "train_unanswerable_share", "skip_bad_records", "repair_offsets",
+    "drop_answers_not_in_context", "probes",
+)
+"""DataSpec fields a track switch keeps from the profile's own data: the run's caps, flags and
+probes; the files (and the cross-lingual set) come from the other track."""
+
+
 def _track_data(profile: Profile, options: dict[str, object]) -> DataSpec:
     """The data spec that the overrides start from: the profile's own, or, when ``track``
     names another track, that track's files with the profile's caps, flags and probes."""
@@ -400,16 +408,8 @@ def _track_data(profile: Profile, options: dict[str, object]) -> DataSpec:
     if track is None or track == base.track:
         return base
     if profile.name in PROFILES:
-        return dataclasses.replace(
-            get_profile(profile.name, track).data,
-            max_train_samples=base.max_train_samples,
-            max_eval_samples=base.max_eval_samples,
-            train_unanswerable_share=base.train_unanswerable_share,
-            skip_bad_records=base.skip_bad_records,
-            repair_offsets=base.repair_offsets,
-            drop_answers_not_in_context=base.drop_answers_not_in_context,
-            probes=base.probes,
-        )
+        carried = {name: getattr(base, name) for name in CARRIED_ACROSS_TRACKS}
+        return dataclasses.replace(get_profile(profile.name, track).data, **carried)
     if not (options.get("train_file") and options.get("test_file")):
         raise ConfigError(
             f"profile {profile.name!r} has {base.track} data; to run track {track!r} give its train and test files "
