@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import resource
 import sys
 import threading
 import time
@@ -210,17 +209,13 @@ def reset_peak_memory() -> None:
         torch.cuda.reset_peak_memory_stats()
 
 
-def peak_memory(sampled: PeakRSS | None = None) -> tuple[int, str]:
-    """Peak memory in bytes and what was measured: the CUDA allocator's peak, the RSS peak
-    ``sampled`` during training (``cpu_rss_train``), or, with no sampler, the process's
-    lifetime RSS high-water mark (``cpu_rss``)."""
+def peak_memory(sampled: PeakRSS) -> tuple[int, str]:
+    """Peak memory in bytes and what was measured: the CUDA allocator's peak, else the RSS peak
+    ``sampled`` during training (``cpu_rss_train``). Results written before the sampler say
+    ``cpu_rss``, the process's lifetime high-water mark; nothing measures that any more."""
     if has_cuda():
         return int(torch.cuda.max_memory_allocated()), "cuda"
-    if sampled is not None:
-        return int(sampled.peak_bytes), "cpu_rss_train"
-    # ru_maxrss is KiB on Linux, bytes on macOS.
-    scale = 1 if sys.platform == "darwin" else 1024
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * scale, "cpu_rss"
+    return int(sampled.peak_bytes), "cpu_rss_train"
 
 
 class Stopwatch:
