@@ -128,6 +128,14 @@ class ModelSpec:
     attention matrix, and its dropout mask, whenever dropout is on: training all-MiniLM-L6-v2 at
     batch 32 x 384 tokens peaked at 7.56 GiB RSS with 0.1 and 3.59 GiB with 0.0 (2026-12-07,
     2-core CPU; ``docs/BENCHMARKS.md``, "Training memory")."""
+    answerability_head: bool = False
+    """Span models: train, jointly with the start/end head, a linear classifier on the hidden state
+    at the null position that says whether a window lacks the answer (Retro-Reader's internal
+    front verifier, Zhang et al. 2021; ``qa_models.verifier``). Its logit joins the span head's
+    null-minus-best-span score in the no-answer decision (``verifier_weight``)."""
+    verifier_weight: float = 0.5
+    """Span models with an answerability head: the no-answer score is ``(1 - w) * (null - best
+    span) + w * verifier logit``; 0.5 is Retro-Reader's. 0 ignores the head, 1 uses it alone."""
     max_seq_length: int = 384
     """Span models: tokens per window. Generative models: prompt tokens kept (context truncated)."""
     doc_stride: int = 128
@@ -173,6 +181,12 @@ class ModelSpec:
             self.attention_dropout is None or 0.0 <= self.attention_dropout < 1.0,
             f"model {self.name}: attention_dropout must be in [0, 1) or None (keep the checkpoint's), got {self.attention_dropout}",
         )
+        _require(
+            not self.answerability_head or self.method == "span",
+            f"model {self.name}: answerability_head applies to span models only (a generative row abstains "
+            f"by replying {self.no_answer_text!r})",
+        )
+        _require(0.0 <= self.verifier_weight <= 1.0, f"model {self.name}: verifier_weight must be in [0, 1], got {self.verifier_weight}")
         _require(self.n_best_size > 0 and self.max_answer_length > 0, f"model {self.name}: n_best_size and max_answer_length must be positive")
         _require(
             self.method != "generative" or self.end_of_turn_token,

@@ -296,6 +296,12 @@ def build_train_features(tokenizer: Any, examples: Sequence[Example], spec: Mode
     columns = dict(windows.columns)
     columns["start_positions"] = windows.start_positions.tolist()
     columns["end_positions"] = windows.end_positions.tolist()
+    if spec.answerability_head:
+        from .verifier import LABEL_COLUMN, NULL_INDEX_COLUMN
+
+        columns[NULL_INDEX_COLUMN] = windows.null_index.tolist()
+        # The span labels already say it: a window lacks the answer when its start label is the null token.
+        columns[LABEL_COLUMN] = (windows.start_positions == windows.null_index).astype(np.float32).tolist()
     return Dataset.from_dict(columns)
 
 

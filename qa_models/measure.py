@@ -87,11 +87,15 @@ def abstention_record(track: str, examples: Sequence[Example], predictions: Pred
         return None
     gold = {e.id: e.gold_texts for e in examples}
     never_abstain = metrics.squad_v2_scores(gold, predictions.answers)
+    has_answer = {e.id: bool(e.gold_texts) for e in examples}
+    parts = {key: predictions.extra[key] for key in ("span_na_scores", "verifier_na_scores") if key in predictions.extra}
     return AbstentionRecord(
         share_abstained=sum(1 for e in examples if not answers[e.id]) / len(examples),
         never_abstain_HasAns_exact=never_abstain.get("HasAns_exact"),
         never_abstain_HasAns_f1=never_abstain.get("HasAns_f1"),
-        no_answer_auroc=metrics.no_answer_auroc({e.id: bool(e.gold_texts) for e in examples}, predictions.na_probs),
+        no_answer_auroc=metrics.no_answer_auroc(has_answer, predictions.na_probs),
+        span_head_auroc=metrics.no_answer_auroc(has_answer, parts["span_na_scores"]) if parts else None,
+        verifier_auroc=metrics.no_answer_auroc(has_answer, parts["verifier_na_scores"]) if parts else None,
     )
 
 

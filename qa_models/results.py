@@ -106,6 +106,10 @@ class AbstentionRecord:
     """Answerable questions scored as if the model never abstained (its span quality alone)."""
     no_answer_auroc: float | None
     """How well the no-answer probability ranks unanswerable above answerable questions (0.5 is chance)."""
+    span_head_auroc: float | None = None
+    verifier_auroc: float | None = None
+    """Rows with an answerability head (``ModelSpec.answerability_head``): the same AUROC of each
+    part of the decision alone, the span head's null score and the verifier's logit; None otherwise."""
 
 
 @dataclass

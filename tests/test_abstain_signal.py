@@ -63,19 +63,27 @@ def _layout(kind: str, model_id: str) -> ModelSpec:
     windows = dict(max_seq_length=48, doc_stride=16)
     if kind == "bert":
         return ModelSpec(name="abstain-bert", model_id=model_id, **windows)
+    if kind == "bert-verifier":
+        # The answerability head alone decides (weight 1): its labels, null position and
+        # aggregation over windows must carry the signal by themselves.
+        return ModelSpec(name="abstain-bert-verifier", model_id=model_id, answerability_head=True, verifier_weight=1.0, **windows)
     return ModelSpec(name=f"abstain-{kind}", model_id=model_id, family=kind, method="span", question_first=False,
                      no_answer_position="last", **windows)
 
 
-@pytest.mark.parametrize("kind", ["bert", "llama3", "qwen"])
+@pytest.mark.parametrize("kind", ["bert", "bert-verifier", "llama3", "qwen"])
 def test_an_easy_no_answer_decision_is_learned_and_kept(tiny_model_paths, tmp_path, kind):
     train, validation, test = _examples(192, seed=1), _examples(64, seed=2), _examples(64, seed=3)
-    spec = _layout(kind, str(tiny_model_paths[kind]))
+    spec = _layout(kind, str(tiny_model_paths[kind.split("-")[0]]))
     adapter = create_adapter(spec)
     windows = adapter.predict(test[:1]).extra["windows"]
     assert windows > 1, "the contexts must span several windows, or the aggregation over windows goes untested"
 
-    recipe = TrainSpec(epochs=6, learning_rate=3e-3, batch_size=16, logging_steps=5, warmup_ratio=0.0,
+    # The tiny models learn the decision in one sudden step whose timing depends on float
+    # rounding: at 6 epochs 1 of 28 runs here (seeds 0 to 12, 1 or 2 threads: Llama, seed 3)
+    # and the CI machine's BERT run were still before it (AUROC 0.75 and 0.81, spans already
+    # right); at 12 epochs 27 of 27 runs here reached 0.999 or more (2026-12-07).
+    recipe = TrainSpec(epochs=12, learning_rate=3e-3, batch_size=16, logging_steps=5, warmup_ratio=0.0,
                        eval_every_epoch=False)
     adapter.train(train, [], recipe, tmp_path / "trainer")
 

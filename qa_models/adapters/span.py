@@ -21,6 +21,7 @@ from ..config import ModelSpec, TrainSpec
 from ..data import Example
 from ..device import has_cuda
 from ..prompts import ensure_pad_token
+from ..verifier import NULL_INDEX_COLUMN, SpanModelWithVerifier, combine_no_answer_scores, example_verifier_scores
 from .base import Predictions, QAAdapter, TrainResult, ValidationScorer
 
 QA_HEAD = "qa_outputs"
@@ -67,6 +68,9 @@ class SpanAdapter(QAAdapter):
         if model.config.pad_token_id is None:
             model.config.pad_token_id = tokenizer.pad_token_id
         model = training.apply_lora(model, spec, task_type="QUESTION_ANS", modules_to_save=[QA_HEAD])
+        if spec.answerability_head:
+            torch.manual_seed(0)  # the new head's initialisation, the same for every run of this row
+            model = SpanModelWithVerifier(model, QA_HEAD)
         return cls(spec, model, tokenizer)
 
     # -- training -------------------------------------------------------------------
@@ -121,8 +125,11 @@ class SpanAdapter(QAAdapter):
     # -- prediction -----------------------------------------------------------------
 
     @torch.no_grad()
-    def window_logits(self, windows: features.EvalWindows, batch_size: int, fast: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Start and end logits of every window, [n_windows, max_seq_length], -1e9 on padding.
+    def window_logits(
+        self, windows: features.EvalWindows, batch_size: int, fast: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Start and end logits of every window, [n_windows, max_seq_length], -1e9 on padding,
+        and the answerability head's "window lacks the answer" logit per window (None without one).
 
         A plain no-grad loop rather than ``Trainer.predict``: the Trainer pads logits across
         batches with -100, which is a plausible logit, and we need the offsets aligned.
@@ -135,6 +142,8 @@ class SpanAdapter(QAAdapter):
         n, width = len(windows.dataset), windows.offsets.shape[1]
         start = np.full((n, width), postprocess.NEG_INF, dtype=np.float32)
         end = np.full((n, width), postprocess.NEG_INF, dtype=np.float32)
+        has_verifier = isinstance(model, SpanModelWithVerifier)
+        lacks_answer = np.zeros(n, dtype=np.float32) if has_verifier else None
         columns = windows.dataset[:]  # one conversion to lists; per-row dataset access is slow
         lengths = np.asarray([len(ids) for ids in columns["input_ids"]])
         order = np.argsort(-lengths, kind="stable") if fast else np.arange(n)
@@ -144,20 +153,24 @@ class SpanAdapter(QAAdapter):
             rows = order[first : first + batch_size]
             batch = collator([{k: v[r] for k, v in columns.items()} for r in rows])
             batch = {k: v.to(device) for k, v in batch.items()}
+            if has_verifier:
+                batch[NULL_INDEX_COLUMN] = torch.as_tensor(windows.null_index[rows], device=device)
             output = model(**batch)
             seq = output.start_logits.shape[1]
             start[rows, :seq] = output.start_logits.float().cpu().numpy()
             end[rows, :seq] = output.end_logits.float().cpu().numpy()
+            if has_verifier:
+                lacks_answer[rows] = output.no_answer_logits.float().cpu().numpy()
         if was_training:
             model.train()
-        return start, end
+        return start, end, lacks_answer
 
     def predict(self, examples: Sequence[Example], batch_size: int = 64, fast: bool = True) -> Predictions:
         examples = list(examples)
         if not examples:
             return Predictions(answers={}, na_probs={})
         windows = features.build_eval_windows(self.tokenizer, examples, self.spec)
-        start, end = self.window_logits(windows, batch_size, fast)
+        start, end, lacks_answer = self.window_logits(windows, batch_size, fast)
         answers, na_scores, scores = postprocess.decode_spans(
             start,
             end,
@@ -168,19 +181,27 @@ class SpanAdapter(QAAdapter):
             n_best_size=self.spec.n_best_size,
             max_answer_length=self.spec.max_answer_length,
         )
-        na_probs = postprocess.na_probability(na_scores)
         ids = [e.id for e in examples]
+        extra: dict = {"windows": len(windows.example_index)}
+        if lacks_answer is not None:
+            verifier_scores = example_verifier_scores(lacks_answer, windows.example_index)
+            # Each part of the decision kept per question, so diagnostics can rank by either alone.
+            extra["span_na_scores"] = dict(zip(ids, na_scores.tolist()))
+            extra["verifier_na_scores"] = dict(zip(ids, verifier_scores.tolist()))
+            na_scores = combine_no_answer_scores(na_scores, verifier_scores, self.spec.verifier_weight)
+        na_probs = postprocess.na_probability(na_scores)
         return Predictions(
             answers=dict(zip(ids, answers)),
             na_probs={i: float(p) for i, p in zip(ids, na_probs)},
             scores={i: float(s) for i, s in zip(ids, scores)},
-            extra={"windows": len(windows.example_index)},
+            extra=extra,
         )
 
     # -- persistence ----------------------------------------------------------------
 
     def _save_weights(self, directory: Path) -> None:
-        # A PeftModel saves only its adapter and the fully trained QA head.
+        # A PeftModel saves only its adapter and the fully trained QA head; an answerability
+        # head (SpanModelWithVerifier) adds its own file beside them.
         self.model.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)
 
@@ -196,5 +217,8 @@ class SpanAdapter(QAAdapter):
             model = PeftModel.from_pretrained(base, directory, is_trainable=True)  # counts match training
         else:
             model = AutoModelForQuestionAnswering.from_pretrained(directory, dtype=training.torch_dtype(spec))
+        if spec.answerability_head:
+            model = SpanModelWithVerifier(model, QA_HEAD)
+            model.load_verifier(directory)
         model.eval()
         return cls(spec, model, tokenizer)
