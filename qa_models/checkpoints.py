@@ -37,8 +37,8 @@ THROUGHPUT_FILE = "measured_throughput.json"
 
 def cache_key(spec: ModelSpec, train_spec: TrainSpec, data: RunData) -> str:
     """What a trained checkpoint depends on: model, hyper-parameters, data, adapter code."""
-    data_id = {k: (v.get("sha256") or v["source"], v["n_examples"], *(["unanswerable_share", v["unanswerable_share"]]
-                                                                        if "unanswerable_share" in v else []))
+    data_id = {k: (v.get("sha256") or v["source"], v["n_examples"],
+                   *(item for name in ("unanswerable_share", "balanced_articles") if name in v for item in (name, v[name])))
                for k, v in data.files.items() if k != "test"}
     return fingerprint(to_dict(spec), to_dict(train_spec), data_id, ADAPTER_CODE_VERSION[spec.method])
 

@@ -225,6 +225,11 @@ class DataSpec:
     slice is 7% unanswerable (all in two articles) against 51% in dev, so a plain sample
     teaches a model almost nothing about abstaining; full SQuAD v2 train is 33%. Set it
     from what you know of the task, never from test scores."""
+    train_balance_articles: bool = False
+    """Train only on articles with both kinds of question, each cut to as many answerable as
+    unanswerable questions (seeded; before ``max_train_samples``), so the article's topic cannot
+    predict whether a question has an answer (``data.split.balance_answer_kinds_by_article``).
+    With ``train_unanswerable_share`` as well, the stratified sample is drawn from what is kept."""
     skip_bad_records: bool = False
     """Skip records that fail validation (counted by reason in the report) instead of stopping."""
     repair_offsets: bool = False

@@ -144,6 +144,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("train-unanswerable-share", type=float, sets="train_unanswerable_share", metavar="SHARE",
            help="draw the --qa-max-train-samples sample stratified, with this share of unanswerable questions "
                 "(e.g. 0.33, full SQuAD v2 train's share; the shared slice is 7%%); default: the file's share"),
+    Option("train-balance-articles", action="store_true", sets="train_balance_articles",
+           help="train only on articles with both kinds of question, each cut to as many answerable as "
+                "unanswerable questions, so the topic cannot tell the kind (before --qa-max-train-samples)"),
     Option("quantize", choices=("none", "4bit"), sets="quantize",
            help="4bit loads LoRA and zero-shot bases in NF4 with double quantisation (QLoRA; CUDA + bitsandbytes)"),
     Option("plain", action="store_true", default=False, sets="fast", to_override=_fast_from_plain,

@@ -391,8 +391,8 @@ def check_needs(profile: Profile) -> None:
 
 
 CARRIED_ACROSS_TRACKS = (
-    "max_train_samples", "max_eval_samples", "train_unanswerable_share", "skip_bad_records", "repair_offsets",
-    "drop_answers_not_in_context", "probes",
+    "max_train_samples", "max_eval_samples", "train_unanswerable_share", "train_balance_articles", "skip_bad_records",
+    "repair_offsets", "drop_answers_not_in_context", "probes",
 )
 """DataSpec fields a track switch keeps from the profile's own data: the run's caps, flags and
 probes; the files (and the cross-lingual set) come from the other track."""
@@ -439,6 +439,7 @@ def with_overrides(profile: Profile, **options) -> Profile:
         max_train_samples=options.get("max_train_samples"),
         max_eval_samples=options.get("max_eval_samples"),
         train_unanswerable_share=options.get("train_unanswerable_share"),
+        train_balance_articles=options.get("train_balance_articles"),
         track=track,
         skip_bad_records=options.get("skip_bad_records"),
         repair_offsets=options.get("repair_offsets"),

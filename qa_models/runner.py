@@ -27,7 +27,7 @@ from .adapters import Predictions, QAAdapter, create_adapter
 from .checkpoints import TrainedModel, entry_dir, load_entry, measured_throughput, record_throughput, save_entry
 from .config import DataSpec, ModelSpec, Profile, TrainSpec, to_dict
 from .data import (
-    Example, Probe, gold_answers, load_examples, load_probes, sample_examples, sample_examples_stratified,
+    Example, Probe, balance_answer_kinds_by_article, gold_answers, load_examples, load_probes, sample_examples, sample_examples_stratified,
     split_by_article,
 )
 from .errors import explain_out_of_memory
@@ -75,6 +75,8 @@ def load_run_data(data: DataSpec, seed: int) -> RunData:
     else:
         train, validation = split_by_article(train, data.validation_fraction, seed)
     test = loaded["test"].examples
+    if data.train_balance_articles:
+        train = balance_answer_kinds_by_article(train, seed)
     if data.train_unanswerable_share is None:
         train = sample_examples(train, data.max_train_samples, seed)
     else:
@@ -93,6 +95,8 @@ def load_run_data(data: DataSpec, seed: int) -> RunData:
     if data.train_unanswerable_share is not None:
         # Part of the checkpoint cache key: the same file and size drawn another way is other data.
         files["train"]["unanswerable_share"] = data.train_unanswerable_share
+    if data.train_balance_articles:
+        files["train"]["balanced_articles"] = True
     if "validation" not in files:
         files["validation"] = {**files["train"], "n_examples": len(validation), "split_from": "train"}
     probes = load_probes(data.probes or FIXTURES / "probes.json")

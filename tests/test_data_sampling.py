@@ -166,3 +166,54 @@ def test_unanswerable_share_needs_a_sample_cap():
         DataSpec(train="a.json", test="b.json", train_unanswerable_share=0.3)
     with pytest.raises(ConfigError, match=r"in \(0, 1\)"):
         DataSpec(train="a.json", test="b.json", max_train_samples=10, train_unanswerable_share=1.0)
+
+
+def _article_questions(title: str, n_answerable: int, n_unanswerable: int) -> list[Example]:
+    return [
+        Example(id=f"{title}-{i}", title=title, context="the cat sat", question="who?",
+                answers=(Answer(text="cat", answer_start=4),) if i < n_answerable else (),
+                is_impossible=i >= n_answerable)
+        for i in range(n_answerable + n_unanswerable)
+    ]
+
+
+def test_balanced_articles_hold_both_kinds_equally_and_drop_one_kind_articles():
+    from collections import Counter
+
+    from qa_models.data import balance_answer_kinds_by_article
+
+    examples = _article_questions("a", 7, 3) + _article_questions("b", 2, 5) + _article_questions("c", 9, 0)
+    kept = balance_answer_kinds_by_article(examples, seed=1)
+    kinds = Counter((e.title, bool(e.gold_texts)) for e in kept)
+    assert kinds == {("a", True): 3, ("a", False): 3, ("b", True): 2, ("b", False): 2}
+    positions = [examples.index(e) for e in kept]
+    assert positions == sorted(positions)  # input order kept
+    assert kept == balance_answer_kinds_by_article(examples, seed=1)
+    answerable_of_a = {frozenset(e.id for e in balance_answer_kinds_by_article(examples, seed=s) if e.title == "a" and e.gold_texts)
+                       for s in range(10)}
+    assert len(answerable_of_a) > 1  # the seed chooses which
+
+
+def test_balanced_articles_reach_the_run_data_and_its_cache_key(tmp_path: Path) -> None:
+    """--qa-train-balance-articles -> DataSpec -> load_run_data -> files (results.json) -> cache key."""
+    from qa_models.checkpoints import cache_key
+    from qa_models.profiles import get_profile, with_overrides
+    from qa_models.runner import load_run_data
+
+    path = tmp_path / "train.json"
+    examples = _article_questions("a", 6, 2) + _article_questions("b", 4, 0)
+    articles = {}
+    for e in examples:
+        articles.setdefault(e.title, []).append({"context": e.context, "qas": [
+            {"id": e.id, "question": e.question, "is_impossible": e.is_impossible,
+             "answers": [{"text": a.text, "answer_start": a.answer_start} for a in e.answers]}]})
+    write_json(path, {"version": "v2.0", "data": [{"title": t, "paragraphs": p} for t, p in articles.items()]})
+    files = dict(train_file=str(path), validation_file=str(path), test_file=str(path))
+    plain_profile = with_overrides(get_profile("tiny"), **files)
+    profile = with_overrides(plain_profile, train_balance_articles=True)
+    plain, balanced = load_run_data(plain_profile.data, seed=0), load_run_data(profile.data, seed=0)
+    assert len(plain.train) == 12 and len(balanced.train) == 4
+    assert sorted(bool(e.gold_texts) for e in balanced.train) == [False, False, True, True]
+    assert balanced.files["train"]["balanced_articles"] is True and "balanced_articles" not in plain.files["train"]
+    spec, train_spec = profile.models[0], profile.train
+    assert cache_key(spec, train_spec, plain) != cache_key(spec, train_spec, balanced)

@@ -55,6 +55,7 @@ SAMPLE_VALUES = {
     "max_train_samples": 7,
     "max_eval_samples": 5,
     "train_unanswerable_share": 0.25,
+    "train_balance_articles": True,
     "quantize": "4bit",
     "plain": True,
     "skip_bad_records": True,

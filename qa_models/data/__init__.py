@@ -35,7 +35,7 @@ from .read import (
     logger,
 )
 from .records import Answer, Example, LoadResult
-from .split import sample_examples, sample_examples_stratified, split_by_article
+from .split import balance_answer_kinds_by_article, sample_examples, sample_examples_stratified, split_by_article
 
 __all__ = [
     "FIXES",
@@ -45,6 +45,7 @@ __all__ = [
     "Example",
     "LoadResult",
     "Probe",
+    "balance_answer_kinds_by_article",
     "examples_to_dataset",
     "gold_answers",
     "load_examples",
