@@ -205,6 +205,12 @@ def minilm_profile(track: str = DEFAULT_TRACK, portable: bool = False) -> Profil
     abstaining everywhere, no-answer AUROC 0.61, 53.5 min), with attention dropout 0.0
     (``ModelSpec.attention_dropout``): the fused CPU attention then runs, which cut the
     training peak from 7.56 to 3.59 GiB RSS (``docs/BENCHMARKS.md``, "Training memory").
+    Two abstention levers were tried on validation, one epoch each, and neither is on: the
+    answerability head (``ModelSpec.answerability_head``: validation F1 52.41 against 52.90,
+    AUROC 0.58 against 0.59) and balanced articles (``DataSpec.train_balance_articles``: 51.48,
+    AUROC 0.51). On its own training questions the model ranks at AUROC 0.85, but the article a
+    question comes from ranks them at 0.83 alone: it learns which articles hold unanswerable
+    questions, which new articles do not share (README, "Abstention levers tried on validation").
 
     Track cmrc2018: train on the shared CMRC trial file (1,002 questions, 256 articles, all
     titled), validate on 20% of its articles (about 200 questions: enough to read an epoch's
