@@ -69,8 +69,11 @@ class SpanAdapter(QAAdapter):
             model.config.pad_token_id = tokenizer.pad_token_id
         model = training.apply_lora(model, spec, task_type="QUESTION_ANS", modules_to_save=[QA_HEAD])
         if spec.answerability_head:
-            torch.manual_seed(0)  # the new head's initialisation, the same for every run of this row
-            model = SpanModelWithVerifier(model, QA_HEAD)
+            # The new head's initialisation is the same for every run of this row, and the
+            # caller's random state is left as it was.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                model = SpanModelWithVerifier(model, QA_HEAD)
         return cls(spec, model, tokenizer)
 
     # -- training -------------------------------------------------------------------
