@@ -239,10 +239,11 @@ class Evaluation:
 
 
 def tune_threshold(track: str, validation: Sequence[Example], predictions: Predictions) -> float:
-    """Best-F1 no-answer threshold on validation; a track without unanswerable questions never abstains."""
+    """The no-answer threshold tuned on validation (the middle of its best-F1 range) to carry to
+    test; a track without unanswerable questions never abstains."""
     if not get_track(track).has_threshold:
         return float("inf")
-    return float(metrics.best_na_threshold(gold_answers(validation), predictions.answers, predictions.na_probs))
+    return float(metrics.transfer_na_threshold(gold_answers(validation), predictions.answers, predictions.na_probs))
 
 
 def judge_validation(adapter: QAAdapter, validation: Sequence[Example], track: str,

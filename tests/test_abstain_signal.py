@@ -15,7 +15,7 @@ import random
 
 import pytest
 
-from qa_models import metrics
+from qa_models import metrics, runner
 from qa_models.adapters import create_adapter
 from qa_models.config import ModelSpec, TrainSpec
 from qa_models.data import Answer, Example
@@ -92,13 +92,14 @@ def test_an_easy_no_answer_decision_is_learned_and_kept(tiny_model_paths, tmp_pa
     assert metrics.no_answer_auroc(has_answer, predicted.na_probs) >= 0.95
 
     # The threshold is tuned on validation, as in a run, and applied unchanged to test.
-    tuned = adapter.predict(validation)
-    gold_validation = {e.id: e.gold_texts for e in validation}
-    threshold = metrics.best_na_threshold(gold_validation, tuned.answers, tuned.na_probs)
+    threshold = runner.tune_threshold("squad_v2", validation, adapter.predict(validation))
     answers = metrics.apply_na_threshold(predicted.answers, predicted.na_probs, threshold)
     abstained_unanswerable = sum(answers[e.id] == "" for e in test if e.is_impossible) / 32
     # The best-F1 sweep loses nothing by abstaining on an answerable question whose span is wrong,
-    # so only the questions the model answers correctly must stay answered.
+    # so only the questions the model answers correctly must stay answered. With the official
+    # sweep's threshold (the low edge of the best range) the CI machine's BERT run kept only
+    # 86% of them (2026-12-07): the middle of the range is what a run carries to test. (Each
+    # process trains its own tiny WordPiece vocabulary: see tiny._bert_tokenizer.)
     correct = [e for e in test if not e.is_impossible and predicted.answers[e.id] in e.gold_texts]
     kept = sum(answers[e.id] != "" for e in correct) / max(len(correct), 1)
     assert len(correct) >= 16, f"the spans themselves were not learned: {len(correct)} of 32 right"

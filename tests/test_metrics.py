@@ -250,6 +250,65 @@ def test_best_thresh_zero_when_nothing_beats_all_empty():
     assert out["best_exact_thresh"] == 0.0
 
 
+def test_transfer_threshold_takes_the_middle_of_the_best_range():
+    # Visiting order by na: right answer (+1, total 1 -> 2), wrong span (+0, still 2),
+    # unanswerable with a span (-1 -> 1). Every threshold in [0.1, 0.9) scores 2 of 3;
+    # the official sweep takes the low edge, the transfer threshold the middle in log-odds:
+    # odds 1/9 and 9, geometric mean 1, probability 0.5.
+    gold = {"right": ["x"], "wrong": ["y"], "none": [""]}
+    preds = {"right": "x", "wrong": "z", "none": "w"}
+    na = {"right": 0.1, "wrong": 0.3, "none": 0.9}
+    assert M.best_na_threshold(gold, preds, na) == 0.1
+    assert M.transfer_na_threshold(gold, preds, na) == pytest.approx(0.5)
+    assert M.transfer_na_threshold(gold, preds, na, metric="exact") == pytest.approx(0.5)
+    # A test question answered right at na 0.4 keeps its answer only with the middle.
+    assert M.apply_na_threshold({"t": "x"}, {"t": 0.4}, M.best_na_threshold(gold, preds, na)) == {"t": ""}
+    assert M.apply_na_threshold({"t": "x"}, {"t": 0.4}, M.transfer_na_threshold(gold, preds, na)) == {"t": "x"}
+    with pytest.raises(ValueError, match="metric"):
+        M.transfer_na_threshold(gold, preds, na, metric="recall")
+
+
+def test_transfer_threshold_edges():
+    # Nothing beats abstaining everywhere: the official fallback 0.0.
+    gold = {"a": ["x"], "b": [""], "c": [""]}
+    preds = {"a": "wrong", "b": "junk", "c": "more junk"}
+    assert M.transfer_na_threshold(gold, preds, {"a": 0.3, "b": 0.2, "c": 0.1}) == 0.0
+    # The best total lasts to the highest na_prob: the range's top is that na_prob.
+    # Odds 1/4 and 9: geometric mean 3/2, probability 3/5.
+    gold = {"a": ["x"], "b": ["y"]}
+    assert M.transfer_na_threshold(gold, {"a": "x", "b": "wrong"}, {"a": 0.2, "b": 0.9}) == pytest.approx(0.6)
+    # A one-question peak, then a question that lowers the total: odds 1/4 and 4 meet at 1.
+    gold = {"a": ["x"], "b": [""]}
+    assert M.transfer_na_threshold(gold, {"a": "x", "b": "junk"}, {"a": 0.2, "b": 0.8}) == pytest.approx(0.5)
+    # A range up to certainty (a saturated logistic) is cut near certainty, not at the halfway
+    # probability: log-odds 0 and float64's largest, 36.74, meet at 18.37.
+    assert M.transfer_na_threshold(gold, {"a": "x", "b": "junk"}, {"a": 0.5, "b": 1.0}) == pytest.approx(1 - 1.05e-8, abs=1e-9)
+    # Equal ends: nothing to split.
+    assert M.transfer_na_threshold(gold, {"a": "x", "b": "junk"}, {"a": 0.3, "b": 0.3}) == 0.3
+    with pytest.raises(ValueError, match=r"\[0, 1\].*'b' has 3.5"):
+        M.transfer_na_threshold(gold, {"a": "x", "b": "junk"}, {"a": 0.2, "b": 3.5})
+
+
+def test_transfer_threshold_scores_the_official_best_on_its_own_split():
+    # Without ties, applying the middle threshold to the split it was tuned on reaches
+    # the sweep's best F1, as the official edge does.
+    for seed in range(20):
+        rng = random.Random(seed)
+        gold, preds, na = {}, {}, {}
+        for i in range(40):
+            qid = f"q{i}"
+            if rng.random() < 0.5:
+                gold[qid], preds[qid] = ["red fox"], rng.choice(["red fox", "fox", "blue whale"])
+            else:
+                gold[qid], preds[qid] = [""], rng.choice(["", "green frog"])
+            na[qid] = rng.random()
+        best = M.squad_v2_scores(gold, preds, na_probs=na)
+        t = M.transfer_na_threshold(gold, preds, na)
+        assert t >= best["best_f1_thresh"]
+        applied = M.apply_na_threshold(preds, na, t)
+        assert M.squad_v2_scores(gold, applied)["f1"] == pytest.approx(best["best_f1"], abs=1e-9)
+
+
 def test_apply_na_threshold_then_score_matches_sweep_without_ties():
     # Without ties (and without "."-style predictions) the sweep's best is
     # achievable: applying the returned threshold reproduces best_f1.

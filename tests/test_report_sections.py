@@ -307,6 +307,8 @@ def test_small_probabilities_are_not_rounded_to_zero():
     assert report._prob(3e-5, 2) == "3.0e-05"
     assert report._prob(0.0, 3) == "0"
     assert report._prob(0.5184, 3) == "0.518"
+    assert report._prob(1 - 1.05e-8, 3) == "1 - 1.0e-08"
+    assert report._prob(0.9994, 3) == "0.999" and report._prob(1.0, 3) == "1.000"
     assert report._prob(float("nan"), 2) == report._DASH
 
 

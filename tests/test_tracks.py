@@ -66,7 +66,7 @@ def test_the_built_in_tracks_score_with_their_official_metrics():
     squad = runner.score("squad_v2", EXAMPLES, answers, na_probs)
     assert squad == metrics.squad_v2_scores(gold, answers, na_probs=na_probs) and "best_f1" in squad
     predictions = Predictions(answers=answers, na_probs=na_probs)
-    assert runner.tune_threshold("squad_v2", EXAMPLES, predictions) == metrics.best_na_threshold(gold, answers, na_probs)
+    assert runner.tune_threshold("squad_v2", EXAMPLES, predictions) == metrics.transfer_na_threshold(gold, answers, na_probs)
     assert measure.abstention_record("squad_v2", EXAMPLES, predictions, answers) is not None
     chinese = [_example("z", "北京是中国的首都。", "北京")]
     assert runner.score("cmrc2018", chinese, {"z": "北京"}, {"z": 0.99}) == {"exact": 100.0, "f1": 100.0, "total": 1}

@@ -19,13 +19,17 @@ def fixed(x: Any, nd: int = 2) -> str:
 
 def prob(x: Any, nd: int) -> str:
     """A probability or threshold with ``nd`` decimals, but never a small positive value shown
-    as 0.00: a p_na of 3e-5 beside a threshold of 0 must not read as "0.00 is above 0.000"."""
+    as 0.00: a p_na of 3e-5 beside a threshold of 0 must not read as "0.00 is above 0.000".
+    Likewise never a value just below 1 shown as 1.000: thresholds tuned in log-odds can sit at
+    1 - 1e-8, below a saturated p_na of 1 - 1e-12."""
     if not is_finite(x):
         return DASH
     if x == 0:
         return "0"
     if abs(x) < 10 ** -nd:
         return f"{x:.1e}"
+    if 0 < 1 - x < 0.5 * 10 ** -nd:
+        return f"1 - {1 - x:.1e}"
     return f"{x:.{nd}f}"
 
 
