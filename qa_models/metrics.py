@@ -416,19 +416,28 @@ def best_na_threshold(
     *,
     has_ans: Mapping[str, bool] | None = None,
 ) -> float:
-    """The no-answer threshold the official sweep picks for ``metric`` ("f1" or "exact").
-
-    Meant to be tuned on a validation split and then handed to
-    :func:`apply_na_threshold` (or ``na_prob_thresh``) on the test split, so
-    the test score is not itself the result of a search on test.
+    """The no-answer threshold the official sweep picks for ``metric`` ("f1" or "exact"):
+    the low edge of the best-scoring range, as ``best_f1_thresh`` reports it. A run carries
+    :func:`transfer_na_threshold` (the middle of that range) to test instead.
     """
+    scores, has_ans = _sweep_inputs(gold, preds, na_probs, metric, has_ans)
+    return find_best_threshold(preds, scores, na_probs, has_ans)[1]
+
+
+def _sweep_inputs(
+    gold: Mapping[str, list[str]],
+    preds: Mapping[str, str],
+    na_probs: Mapping[str, float],
+    metric: str,
+    has_ans: Mapping[str, bool] | None,
+) -> tuple[dict[str, float], Mapping[str, bool]]:
+    """The per-question raw scores of ``metric`` and the answerable flags a threshold sweep needs."""
     if metric not in ("f1", "exact"):
         raise ValueError(f"metric must be 'f1' or 'exact', not {metric!r}")
     has_ans = _resolve_has_ans(gold, has_ans)
     exact_raw, f1_raw = per_question_scores(gold, preds)
     _check_na_probs(na_probs, exact_raw)
-    scores = f1_raw if metric == "f1" else exact_raw
-    return find_best_threshold(preds, scores, na_probs, has_ans)[1]
+    return (f1_raw if metric == "f1" else exact_raw), has_ans
 
 
 def transfer_na_threshold(
@@ -465,17 +474,13 @@ def transfer_na_threshold(
     na_probs in [0, 1] (what every adapter here writes); strictly greater ones abstain, as
     in :func:`apply_na_threshold`.
     """
-    if metric not in ("f1", "exact"):
-        raise ValueError(f"metric must be 'f1' or 'exact', not {metric!r}")
-    has_ans = _resolve_has_ans(gold, has_ans)
-    exact_raw, f1_raw = per_question_scores(gold, preds)
-    _check_na_probs(na_probs, exact_raw)
+    scores, has_ans = _sweep_inputs(gold, preds, na_probs, metric, has_ans)
     outside = [qid for qid, p in na_probs.items() if not 0.0 <= p <= 1.0]
     if outside:
         raise ValueError(f"transfer_na_threshold needs no-answer probabilities in [0, 1]; {outside[0]!r} has "
                          f"{na_probs[outside[0]]!r} ({len(outside)} such). Map raw score differences with "
                          "postprocess.na_probability first.")
-    _, sorted_probs, running = _sweep(preds, f1_raw if metric == "f1" else exact_raw, na_probs, has_ans)
+    _, sorted_probs, running = _sweep(preds, scores, na_probs, has_ans)
     first = int(np.argmax(running))
     if first == 0:
         return 0.0  # the official fallback: nothing beats abstaining everywhere
