@@ -300,7 +300,7 @@ def find_best_threshold(
       on an unanswerable question costs 1 here although it scores EM 1;
     * ids in ``na_probs`` that have no score are passed over.
     """
-    qids, sorted_probs, running = _sweep(preds, scores, na_probs, has_ans)
+    _, sorted_probs, running = _sweep(preds, scores, na_probs, has_ans)
     # The official loop updates only on strict improvement, so its final state
     # is the *first* position holding the maximum; argmax returns exactly that.
     best_pos = int(np.argmax(running))
@@ -484,9 +484,9 @@ def transfer_na_threshold(
     first = int(np.argmax(running))
     if first == 0:
         return 0.0  # the official fallback: nothing beats abstaining everywhere
-    last = first
-    while last + 1 < len(running) and running[last + 1] == running[first]:
-        last += 1
+    # The peak's last position: just before the first later total that differs from it.
+    leaves = np.flatnonzero(running[first:] != running[first])
+    last = first + int(leaves[0]) - 1 if leaves.size else len(running) - 1
     low = float(sorted_probs[first - 1])
     high = float(sorted_probs[last]) if last < len(sorted_probs) else float(sorted_probs[-1])
     if high <= low:
