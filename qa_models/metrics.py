@@ -300,7 +300,7 @@ def find_best_threshold(
       on an unanswerable question costs 1 here although it scores EM 1;
     * ids in ``na_probs`` that have no score are passed over.
     """
-    _, sorted_probs, running = _sweep(preds, scores, na_probs, has_ans)
+    sorted_probs, running = _sweep(preds, scores, na_probs, has_ans)
     # The official loop updates only on strict improvement, so its final state
     # is the *first* position holding the maximum; argmax returns exactly that.
     best_pos = int(np.argmax(running))
@@ -314,8 +314,8 @@ def _sweep(
     scores: Mapping[str, float],
     na_probs: Mapping[str, float],
     has_ans: Mapping[str, bool],
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The official sweep's running totals: ``(qids in visiting order, their na_probs, totals)``.
+) -> tuple[np.ndarray, np.ndarray]:
+    """The official sweep's running totals: ``(na_probs in visiting order, totals)``.
 
     ``totals[0]`` is "every question empty"; ``totals[i]`` the total once the first ``i``
     questions (lowest na_prob first) are answered with their predictions.
@@ -328,17 +328,17 @@ def _sweep(
     probs = np.array([na_probs[q] for q in qids], dtype=np.float64)
     # Stable sort == Python's sorted(): equal na_probs keep na_probs' key order.
     order = np.argsort(probs, kind="stable")
-    visited = [qids[i] for i in order]
     diffs = np.empty(len(qids) + 1, dtype=np.float64)
     diffs[0] = num_no_ans
-    for out_i, qid in enumerate(visited, start=1):
+    for out_i, src_i in enumerate(order, start=1):
+        qid = qids[src_i]
         if has_ans[qid]:
             diffs[out_i] = scores[qid]
         else:
             diffs[out_i] = -1.0 if preds[qid] else 0.0
     # np.cumsum accumulates strictly left to right, the same float operations
     # as the official `cur_score += diff`, so the running totals are identical.
-    return visited, probs[order], np.cumsum(diffs)
+    return probs[order], np.cumsum(diffs)
 
 
 def squad_v2_scores(
@@ -480,7 +480,7 @@ def transfer_na_threshold(
         raise ValueError(f"transfer_na_threshold needs no-answer probabilities in [0, 1]; {outside[0]!r} has "
                          f"{na_probs[outside[0]]!r} ({len(outside)} such). Map raw score differences with "
                          "postprocess.na_probability first.")
-    _, sorted_probs, running = _sweep(preds, scores, na_probs, has_ans)
+    sorted_probs, running = _sweep(preds, scores, na_probs, has_ans)
     first = int(np.argmax(running))
     if first == 0:
         return 0.0  # the official fallback: nothing beats abstaining everywhere
