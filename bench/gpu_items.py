@@ -153,7 +153,8 @@ class GpuCheck:
                       quantized: bool = False) -> dict[str, Any]:
         from transformers import DataCollatorWithFlattening
 
-        from qa_models.adapters.generative import AnswerOnlyCollator, _causal_lm, packing_plan, use_fused_linear_cross_entropy
+        from qa_models.adapters.generative import (
+            AnswerOnlyCollator, _causal_lm, answer_logits_plan, packing_plan, use_fused_linear_cross_entropy)
         from qa_models.config import TrainSpec
         from qa_models.prompts import IGNORE_INDEX
 
@@ -178,7 +179,8 @@ class GpuCheck:
             flash = attention.startswith("flash")
             collator: Any = DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX, return_flash_attn_kwargs=flash)
         else:
-            collator = AnswerOnlyCollator(0, "right", pad_to_multiple_of=8 if self.cuda else None)
+            collator = AnswerOnlyCollator(0, "right", pad_to_multiple_of=8 if self.cuda else None,
+                                          answer_logits_only=answer_logits_plan(lm, fused_loss=liger)[0])
         harness_packs, why = packing_plan(lm, train_spec)
         extra.update(attention=str(lm.config._attn_implementation), harness_packing_plan=why,
                      harness_would_pack=harness_packs, harness_would_use_liger=use_fused_linear_cross_entropy(train_spec))

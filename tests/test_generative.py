@@ -203,6 +203,34 @@ def test_packed_rows_match_padded_batches_without_a_cache(tiny_model_paths, gene
     assert packed.item() == pytest.approx(padded.item(), abs=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["llama3", "qwen"])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_answer_only_logits_give_the_same_loss_and_gradients(generative_spec, examples, kind, side):
+    """Logits at the supervised positions only: the LoRA model's loss and LoRA gradients are the
+    plain path's, and the logits the model returns cover only the supervised tokens."""
+    from qa_models.adapters.generative import AnswerOnlyCollator, answer_logits_plan
+
+    adapter = create_adapter(generative_spec(kind))
+    assert answer_logits_plan(adapter.model)[0]
+    assert not answer_logits_plan(adapter.model, fused_loss=True)[0]
+    encoded = prompts.encode_for_training(adapter.tokenizer, examples, adapter.spec)
+    features = [{"input_ids": i, "labels": label} for i, label in zip(encoded.input_ids, encoded.labels)]
+    n_supervised = sum(sum(1 for t in label if t != prompts.IGNORE_INDEX) for label in encoded.labels)
+    results = {}
+    for only in (False, True):
+        adapter.model.zero_grad()
+        out = adapter.model(**AnswerOnlyCollator(adapter.tokenizer.pad_token_id, side, answer_logits_only=only)(features),
+                            use_cache=False)
+        out.loss.backward()
+        grads = {n: p.grad.clone() for n, p in adapter.model.named_parameters() if p.requires_grad}
+        results[only] = (out.loss.item(), grads, out.logits.shape)
+    assert results[True][0] == pytest.approx(results[False][0], rel=1e-5)
+    for name, grad in results[False][1].items():
+        torch.testing.assert_close(results[True][1][name], grad, rtol=1e-4, atol=1e-6)
+    assert results[True][2][0] == n_supervised  # [supervised tokens, vocabulary]
+    assert results[False][2][:2] == (len(features), max(len(i) for i in encoded.input_ids))
+
+
 def test_fused_linear_cross_entropy_only_on_the_fast_path_on_a_gpu_with_liger(monkeypatch):
     import importlib.util
 

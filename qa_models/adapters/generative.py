@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -88,12 +89,19 @@ class AnswerOnlyCollator:
 
     ``pad_to_length`` pads every batch to one fixed length (the plain baseline);
     ``pad_to_multiple_of`` rounds dynamic lengths up (tensor-core friendly on GPUs).
+
+    ``answer_logits_only`` (see ``answer_logits_plan``) also passes the model a boolean
+    ``logits_to_keep`` mask of the positions whose next token is supervised, and those next
+    tokens as ``shift_labels``: transformers then projects only those hidden states onto the
+    vocabulary, and its causal-LM loss uses the labels as given. The loss is the same (same
+    tokens, same mean); the [batch, tokens, vocabulary] logits are never built.
     """
 
     pad_token_id: int
     padding_side: str = "right"
     pad_to_length: int | None = None
     pad_to_multiple_of: int | None = None
+    answer_logits_only: bool = False
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if self.padding_side not in ("left", "right"):
@@ -115,7 +123,13 @@ class AnswerOnlyCollator:
             labels[row, cols] = torch.as_tensor(feature["labels"], dtype=torch.long)
             attention[row, cols] = 1
         position_ids = (attention.cumsum(-1) - 1).clamp(min=0)
-        return {"input_ids": input_ids, "attention_mask": attention, "labels": labels, "position_ids": position_ids}
+        batch = {"input_ids": input_ids, "attention_mask": attention, "labels": labels, "position_ids": position_ids}
+        if self.answer_logits_only:
+            next_tokens = torch.nn.functional.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
+            supervised = next_tokens != IGNORE_INDEX
+            batch["logits_to_keep"] = supervised
+            batch["shift_labels"] = next_tokens[supervised]
+        return batch
 
 
 def packing_plan(model: Any, train_spec: TrainSpec) -> tuple[bool, str]:
@@ -129,6 +143,25 @@ def packing_plan(model: Any, train_spec: TrainSpec) -> tuple[bool, str]:
         f"dynamic padding of length-grouped batches: attention {implementation!r} would compute a "
         "packed row as one dense masked matrix (see PACKING_ATTENTION)"
     )
+
+
+def answer_logits_plan(model: Any, fused_loss: bool = False) -> tuple[bool, str]:
+    """Whether training and the validation-loss pass ask the model for logits at supervised
+    positions only (``AnswerOnlyCollator.answer_logits_only``), and why (for the log).
+
+    The Trainer's plain path builds logits over the whole vocabulary at every position, though
+    only the answer tokens carry a label: for SmolLM2 at an evaluation batch of 32 x 256 tokens
+    that is 1.6 GB of float32 before the loss (docs/BENCHMARKS.md, "Training memory"). Models
+    whose ``forward`` takes ``logits_to_keep`` slice their hidden states before the LM head.
+    With ``fused_loss`` (liger's fused linear cross-entropy, ``use_fused_linear_cross_entropy``)
+    the logits are never built whole anyway, and liger's forward replaces the model's.
+    """
+    if fused_loss:
+        return False, "fused linear cross-entropy computes the loss chunk by chunk"
+    forward = type(_causal_lm(model)).forward
+    if "logits_to_keep" in inspect.signature(forward).parameters:
+        return True, "logits at the supervised positions only (logits_to_keep mask + shift_labels)"
+    return False, f"{type(_causal_lm(model)).__name__}.forward takes no logits_to_keep: logits at every position"
 
 
 def answer_from_reply(reply: str, context: str, no_answer: str = NO_ANSWER) -> tuple[str, str]:
@@ -383,10 +416,14 @@ class GenerativeAdapter(QAAdapter):
         if pack:
             flash = str(getattr(self.model.config, "_attn_implementation", "")).startswith("flash")
             return DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX, return_flash_attn_kwargs=flash)
+        answer_logits_only, why_logits = answer_logits_plan(self.model, use_fused_linear_cross_entropy(train_spec))
+        logger.info("%s: %s", self.spec.name, why_logits)
         if train_spec.fast:
-            return AnswerOnlyCollator(self.tokenizer.pad_token_id, self.spec.padding_side, pad_to_multiple_of=8 if has_cuda() else None)
+            return AnswerOnlyCollator(self.tokenizer.pad_token_id, self.spec.padding_side,
+                                      pad_to_multiple_of=8 if has_cuda() else None, answer_logits_only=answer_logits_only)
         fixed = max(len(ids) for ids in encoded.input_ids)
-        return AnswerOnlyCollator(self.tokenizer.pad_token_id, self.spec.padding_side, pad_to_length=fixed)
+        return AnswerOnlyCollator(self.tokenizer.pad_token_id, self.spec.padding_side, pad_to_length=fixed,
+                                  answer_logits_only=answer_logits_only)
 
     def _epoch_validation(
         self,
@@ -531,4 +568,4 @@ class GenerativeAdapter(QAAdapter):
         return directory
 
 
-__all__ = ["AnswerOnlyCollator", "GenerativeAdapter", "PACKING_ATTENTION", "answer_from_reply", "packing_plan"]
+__all__ = ["AnswerOnlyCollator", "GenerativeAdapter", "PACKING_ATTENTION", "answer_from_reply", "answer_logits_plan", "packing_plan"]
