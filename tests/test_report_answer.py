@@ -7,8 +7,11 @@ Synthetic results only (tests/report_fixtures.py); no model, GPU or data set is 
 from __future__ import annotations
 
 import copy
+import math
 import re
 from dataclasses import asdict
+
+import pytest
 
 from qa_models import report
 from qa_models.report import headline, load_results, write_run
@@ -95,8 +98,12 @@ def test_headline_warns_when_a_model_abstains_on_almost_everything(tmp_path):
     # The per-model numbers live in the Diagnostics table under the Answer, not in it.
     assert "AUROC 0.52" not in text
     detail = {r[0]: r for r in _table_rows(_md_section(md, "### Diagnostics"))}
-    assert detail["bert-span"][2:] == ["99%", "0.52", "44.1"]
-    assert detail["llama3-lora"][2:] == ["40%", "0.90", "80.0"]
+    assert [detail["bert-span"][2], *detail["bert-span"][4:]] == ["99%", "0.52", "44.1"]
+    assert [detail["llama3-lora"][2], *detail["llama3-lora"][4:]] == ["40%", "0.90", "80.0"]
+    for name, m in (("bert-span", abstains), ("llama3-lora", answers)):  # the gain column, from the per-question rows
+        rows = m["test_per_question"]
+        gain = sum(100 * r["f1"] - (0 if r["has_answer"] else 100) for r in rows) / len(rows)
+        assert detail[name][3].startswith(f"{gain:+.1f} [")
     section = _md_section(md, "### Span quality apart from the no-answer decision")
     rows = {r[0]: r for r in _table_rows(section)}
     assert set(rows) == {"bert-span", "llama3-lora"}
@@ -160,7 +167,8 @@ def test_diagnostics_table_in_markdown_and_html_agree(tmp_path):
     assert after_answer.startswith("### Diagnostics\n")
     rows = _table_rows(_md_section(md, "### Diagnostics"))
     assert [r[0] for r in rows] == ["llama3-lora", "bert-span"]
-    assert [r[2:] for r in rows] == [["30%", "0.55", "12.0"], ["100%", "0.55", "12.0"]]
+    assert [[r[2], *r[4:]] for r in rows] == [["30%", "0.55", "12.0"], ["100%", "0.55", "12.0"]]
+    assert all(re.fullmatch(r"[+-]\d+\.\d \[-?\d+\.\d, -?\d+\.\d\]", r[3]) for r in rows)
     html_text = paths.report_html.read_text(encoding="utf-8")
     # Directly under the Answer paragraph in HTML too, and the same cells row for row.
     answer_end = html_text.index("</p>", html_text.index("<p><strong>Answer.</strong>"))
@@ -205,3 +213,23 @@ def test_cpu_device_kind_gives_cpu_wording(tmp_path):
     results = _with_train_device(make_results(), "cpu (2 cores)", "cpu")
     answer = _answer_line(write_run(tmp_path / "cpu", results))
     assert "CPU-hours" in answer and "GPU-hours" not in answer
+
+
+def test_gain_over_abstaining_is_paired_on_the_same_questions():
+    import pandas as pd
+
+    from qa_models.report.answer import gain_over_abstaining
+    from qa_models.report.frame import ModelStats
+
+    def stats(has_answer, f1):
+        return ModelStats("m", pd.DataFrame({"has_answer": has_answer, "f1": f1}), {}, {})
+
+    # Two unanswerable questions (one abstained, one answered wrongly), two answerable (100, 50):
+    # F1 62.5 against 50 for "" everywhere.
+    diff, low, high = gain_over_abstaining(stats([False, False, True, True], [100.0, 0.0, 100.0, 50.0]))
+    assert diff == pytest.approx(12.5)
+    assert low <= diff <= high and low < high
+    # A model that abstains everywhere gains exactly nothing, with no spread.
+    assert gain_over_abstaining(stats([False, True, False], [100.0, 0.0, 100.0])) == (0.0, 0.0, 0.0)
+    # Without both kinds of question there is no bar to clear.
+    assert all(math.isnan(x) for x in gain_over_abstaining(stats([True, True], [100.0, 0.0])))

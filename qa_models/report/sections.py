@@ -31,7 +31,9 @@ def _diagnostics(results: dict, stats: dict[str, ModelStats]) -> list[Block]:
         return []
     return [Heading(3, "Diagnostics"), Table(detail, frozenset(detail.columns) - {"model"}),
             Note("Abstained: test questions answered \"no answer\" at the threshold tuned on validation. "
-                 "No-answer AUROC: how well the no-answer probability ranks unanswerable above answerable "
+                 "F1 − abstaining everywhere: test F1 minus the F1 of answering \"\" to every test question, "
+                 "with its paired bootstrap interval; above 0 only when the answers the model gives earn more "
+                 "than the abstentions they replace. No-answer AUROC: how well the no-answer probability ranks unanswerable above answerable "
                  "questions (0.5 is chance). HasAns F1 never abstaining: answerable questions scored as if the "
                  "model always answered, its span quality alone.")]
 
