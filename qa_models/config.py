@@ -121,8 +121,9 @@ class ModelSpec:
     """Weights dtype; "auto" is bfloat16 on GPUs that support it, else float32."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: slower, but needed for 8B models on 24 GB. On a
-    CPU it took all-MiniLM-L6-v2's training peak at batch 32 x 384 from 3.64 to 2.53 GiB RSS for
-    about 10% more time (2026-12-07, ``docs/BENCHMARKS.md``, "Training memory")."""
+    CPU it took all-MiniLM-L6-v2's training peak at batch 32 x 384 from 3.64 to 2.53 GiB RSS, but
+    cost 22% more time on real training; two micro-batches of 16 (``TrainSpec.gradient_accumulation_steps``)
+    used less memory and ran faster there (2026-12-07, ``docs/BENCHMARKS.md``, "Training memory")."""
     attention_dropout: float | None = None
     """Dropout on the attention probabilities during training; None keeps the checkpoint's
     (BERT's 0.1; Llama and Qwen ship 0.0). 0.0 lets PyTorch's fused scaled-dot-product

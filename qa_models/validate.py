@@ -26,7 +26,7 @@ from .adapters import load_adapter
 from .config import ConfigError
 from .data import DataError
 from .files import atomic_write_json
-from .report.stats import paired_bootstrap
+from .report.stats import gain_over_abstaining
 from .run_config import load_run_config
 from .runner import judge_validation, load_run_data, score
 
@@ -54,9 +54,8 @@ def validation_summary(checkpoint: str | Path, config_path: str | Path, batch_si
     abstention = measure.abstention_record(track, data.validation, predictions, answers)
     gold = {e.id: e.gold_texts for e in data.validation}
     _, f1_answers = metrics.per_question_scores(gold, answers)
-    _, f1_abstaining = metrics.per_question_scores(gold, {qid: "" for qid in gold})
-    diff, low, high, _ = paired_bootstrap({q: 100 * v for q, v in f1_answers.items()},
-                                          {q: 100 * v for q, v in f1_abstaining.items()})
+    diff, low, high = gain_over_abstaining({q: 100 * v for q, v in f1_answers.items()},
+                                           {q: bool(texts) for q, texts in gold.items()})
     return {
         "checkpoint": str(checkpoint),
         "model": adapter.spec.name,

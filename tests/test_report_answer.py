@@ -218,7 +218,7 @@ def test_cpu_device_kind_gives_cpu_wording(tmp_path):
 def test_gain_over_abstaining_is_paired_on_the_same_questions():
     import pandas as pd
 
-    from qa_models.report.answer import gain_over_abstaining
+    from qa_models.report.answer import _gain_over_abstaining as gain_over_abstaining
     from qa_models.report.frame import ModelStats
 
     def stats(has_answer, f1):

@@ -15,7 +15,7 @@ from . import cells
 from .frame import ModelStats, all_stats, metric, pairs, ranked, test_f1
 from .plots import time_unit
 from .schema import as_dict, device_kind, is_zero_shot, num, section, train_of
-from .stats import DEFAULT_RESAMPLES, DEFAULT_SEED, paired_bootstrap
+from .stats import DEFAULT_RESAMPLES, DEFAULT_SEED, gain_over_abstaining
 
 ABSTAIN_ALMOST_ALWAYS = 0.95
 """Share of test questions answered "" from which the Answer warns that a model's F1 is
@@ -171,23 +171,18 @@ def _abstention_caveat(models: list[dict]) -> str:
             f"unanswerable questions (see Diagnostics).")
 
 
-def gain_over_abstaining(st: ModelStats) -> tuple[float, float, float]:
-    """Test F1 minus the F1 of answering "" to every test question, with its 95% paired
-    bootstrap interval, from the per-question rows: (diff, low, high); NaN without both kinds
-    of question. On a set that is half unanswerable, abstaining everywhere is the bar a model
-    must clear, and pairing on the same questions gives the honest interval."""
+def _gain_over_abstaining(st: ModelStats) -> tuple[float, float, float]:
+    """``stats.gain_over_abstaining`` on one model's test rows; NaN without both kinds of question."""
     frame = st.frame
     if frame.empty or frame["has_answer"].nunique() < 2:
         return (math.nan, math.nan, math.nan)
-    abstaining = (~frame["has_answer"]).astype(float) * 100.0  # "" scores 100 on an unanswerable question, else 0
-    diff, low, high, _ = paired_bootstrap(frame["f1"].to_numpy(), abstaining.to_numpy())
-    return (diff, low, high)
+    return gain_over_abstaining(frame["f1"].to_numpy(), frame["has_answer"].to_numpy())
 
 
 def diagnostics(results: Results | Mapping[str, Any], *, _stats: dict[str, ModelStats] | None = None) -> pd.DataFrame:
     """The per-model detail behind the Answer's caveat, in the Answer's order: share of test
     questions abstained at the tuned threshold, test F1 minus that of abstaining everywhere
-    (``gain_over_abstaining``), how well the no-answer probability separates unanswerable from
+    (``stats.gain_over_abstaining``), how well the no-answer probability separates unanswerable from
     answerable questions (AUROC, 0.5 is chance) and the HasAns F1 the model would reach if it
     never abstained (its span quality alone). Empty when no model has them.
     ``results``: a :class:`qa_models.results.Results` or its JSON object."""
@@ -198,7 +193,7 @@ def diagnostics(results: Results | Mapping[str, Any], *, _stats: dict[str, Model
         share, auroc, never = _abstention(m)
         if not any(is_finite(v) for v in (share, auroc, never)):
             continue
-        gain, low, high = gain_over_abstaining(stats[m["name"]])
+        gain, low, high = _gain_over_abstaining(stats[m["name"]])
         rows.append([m["name"], cells.fixed(test_f1(m, stats[m["name"]]), 1),
                      f"{100 * share:.0f}%" if is_finite(share) else DASH,
                      f"{cells.signed(gain, 1)} {cells.interval(low, high, 1)}" if is_finite(gain) else DASH,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -128,6 +129,25 @@ def paired_bootstrap(
     means = _resample_means(xa - xb, n_resamples, seed)
     low, high = (float(q) for q in np.quantile(means, [alpha / 2, 1 - alpha / 2]))
     return (float(xa.mean() - xb.mean()), low, high, bool(low > 0 or high < 0))
+
+
+def gain_over_abstaining(
+    f1: Sequence[float] | np.ndarray | Mapping[str, float],
+    has_answer: Sequence[bool] | np.ndarray | Mapping[str, bool],
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> tuple[float, float, float]:
+    """F1 (0-100 per question) minus the F1 of answering "" to every question, with its 95%
+    paired bootstrap interval: ``(diff, low, high)``. "" scores 100 on an unanswerable question
+    and 0 on an answerable one. On a set that is half unanswerable, abstaining everywhere is the
+    bar a model must clear, and pairing on the same questions gives the honest interval.
+    ``f1`` and ``has_answer`` are aligned sequences or mappings keyed by question id."""
+    if isinstance(has_answer, Mapping):
+        abstaining: Any = {q: 0.0 if answerable else 100.0 for q, answerable in has_answer.items()}
+    else:
+        abstaining = np.where(np.asarray(has_answer, dtype=bool), 0.0, 100.0)
+    diff, low, high, _ = paired_bootstrap(f1, abstaining, n_resamples, seed)
+    return (diff, low, high)
 
 
 def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool | None:
